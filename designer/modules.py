@@ -1,0 +1,88 @@
+"""PyTorch modules of the block families (built through ``designer.blocks``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from designer.blocks import BlockShape, get_block, se_squeeze
+
+
+def make_activation(name: str) -> nn.Module:
+    activations = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish}
+    return activations[name](inplace=True)
+
+
+class ConvNormAct(nn.Sequential):
+    """Conv (no bias, ``kernel // 2`` padding), batch-norm and an optional activation."""
+
+    def __init__(
+        self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, activation: str | None = None
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.act = make_activation(activation) if activation else nn.Identity()
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, channels: int, squeeze: int, activation: str) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, squeeze, 1)
+        self.act = make_activation(activation)
+        self.expand = nn.Conv2d(squeeze, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = x.mean((2, 3), keepdim=True)
+        gate = self.expand(self.act(self.reduce(gate)))
+        return x * torch.sigmoid(gate)
+
+
+def _shortcut(shape: BlockShape) -> nn.Module:
+    if shape.stride != 1 or shape.cin != shape.width:
+        return ConvNormAct(int(shape.cin), int(shape.width), 1, shape.stride)
+    return nn.Identity()
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, shape: BlockShape, activation: str) -> None:
+        super().__init__()
+        cin, width, kernel = int(shape.cin), int(shape.width), int(shape.kernel)
+        self.conv1 = ConvNormAct(cin, width, kernel, shape.stride, activation=activation)
+        self.conv2 = ConvNormAct(width, width, kernel)
+        self.shortcut = _shortcut(shape)
+        self.act = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv2(self.conv1(x)) + self.shortcut(x))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, shape: BlockShape, activation: str) -> None:
+        super().__init__()
+        cin, width, kernel = int(shape.cin), int(shape.width), int(shape.kernel)
+        inner = int(get_block("bottleneck").inner_width(shape))
+        self.conv1 = ConvNormAct(cin, inner, 1, activation=activation)
+        self.conv2 = ConvNormAct(inner, inner, kernel, shape.stride, activation=activation)
+        self.conv3 = ConvNormAct(inner, width, 1)
+        self.shortcut = _shortcut(shape)
+        self.act = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv3(self.conv2(self.conv1(x))) + self.shortcut(x))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, shape: BlockShape, activation: str) -> None:
+        super().__init__()
+        cin, width, kernel = int(shape.cin), int(shape.width), int(shape.kernel)
+        hidden = int(get_block("mbv2").inner_width(shape))
+        self.expand = ConvNormAct(cin, hidden, 1, activation=activation) if hidden != cin else nn.Identity()
+        self.dwconv = ConvNormAct(hidden, hidden, kernel, shape.stride, groups=hidden, activation=activation)
+        self.se = SqueezeExcite(hidden, int(se_squeeze(cin)), activation) if shape.se else nn.Identity()
+        self.project = ConvNormAct(hidden, width, 1)
+        self.residual = shape.stride == 1 and cin == width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.se(self.dwconv(self.expand(x))))
+        return out + x if self.residual else out
