@@ -32,7 +32,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise DesignerError(f"checkpoint {path} does not exist; check the path") from None
     except Exception as error:  # torch raises many kinds on a corrupt file
-        raise DesignerError(f"cannot read checkpoint {path} ({type(error).__name__}); is it a designer checkpoint?") from None
+        raise DesignerError(
+            f"cannot read checkpoint {path} ({type(error).__name__}); is it a designer checkpoint?"
+        ) from None
     if not isinstance(data, dict) or "arch" not in data or "model" not in data:
         raise DesignerError(f"{path} is not a designer checkpoint (it needs 'arch' and 'model' entries)")
     return data
@@ -48,5 +50,7 @@ def model_from_checkpoint(path: str | Path, prefer_ema: bool = True) -> tuple[Ar
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-        raise DesignerError(f"checkpoint {path} does not match its arch spec ({first}); re-export it from its run") from None
+        raise DesignerError(
+            f"checkpoint {path} does not match its arch spec ({first}); re-export it from its run"
+        ) from None
     return spec, model

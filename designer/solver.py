@@ -53,7 +53,6 @@ from designer.space import Evaluation, GridEvaluator, SearchSpace
 
 BATCH = 2048
 LAST_SEGMENTS = 8
-SEGMENTS = 1
 DUAL_ROUNDS = 3
 
 
@@ -227,21 +226,27 @@ class _Problem:
         width, never branched on, enters first and in segments, each with its own slopes.
         """
         n = len(lo[self.last])
-        items = []
-        for name in [self.last, *self.dims]:
-            span = hi[name] - lo[name]
-            pieces = LAST_SEGMENTS if name == self.last else min(SEGMENTS, int(span.max()))
-            cuts = [lo[name] + (span * k) // max(pieces, 1) for k in range(pieces + 1)]
-            items += [(name, a, b) for a, b in zip(cuts, cuts[1:])]
         rows: list[Index] = [lo]
-        base = dict(lo)
-        for name, a, b in items:
-            if name != self.last:
-                base[self.last] = hi[self.last]
-            step = np.minimum(a + 1, b)
-            rows += [{**base, name: a}, {**base, name: step}, {**lo, name: a}, {**lo, name: step}]
-            if name != self.last:
-                base[name] = hi[name]
+
+        def add(row: Index) -> int:
+            rows.append(row)
+            return len(rows) - 1
+
+        # item: (name, start, end, entropy rows (start, step), cost rows (start, step))
+        items = []
+        span = hi[self.last] - lo[self.last]
+        cuts = [lo[self.last] + (span * k) // LAST_SEGMENTS for k in range(LAST_SEGMENTS + 1)]
+        for a, b in zip(cuts, cuts[1:]):
+            start, step = add({**lo, self.last: a}), add({**lo, self.last: np.minimum(a + 1, b)})
+            items.append((self.last, a, b, (start, step), (start, step)))
+        base = {**lo, self.last: hi[self.last]}
+        for name in self.dims:
+            if not (hi[name] > lo[name]).any():
+                continue
+            step = np.minimum(lo[name] + 1, hi[name])
+            entropy_rows = (add(dict(base)), add({**base, name: step}))
+            items.append((name, lo[name], hi[name], entropy_rows, (0, add({**lo, name: step}))))
+            base[name] = hi[name]
         evaluation = self.evaluate({name: np.concatenate([row[name] for row in rows]) for name in self.names})
 
         def table(values: np.ndarray) -> np.ndarray:
@@ -256,13 +261,13 @@ class _Problem:
         tangent = np.log(layers[0] / self.rho0) + 1.0
         gains, sizes = [], []
         limits: list[list[np.ndarray]] = [[] for _ in range(len(self.convex) + 1)]
-        for j, (name, a, b) in enumerate(items):
+        for name, a, b, at_hi, at_lo in items:
             start = self.value(name, a)
             first = self.value(name, np.minimum(a + 1, b)) - start
-            gains.append(_slope(entropy, 1 + 4 * j, first))
+            gains.append(_slope(entropy, at_hi, first))
             for k, cost in enumerate(costs):
-                limits[k].append(_slope(cost, 3 + 4 * j, first))
-            limits[-1].append(tangent * _slope(layers, 3 + 4 * j, first) - _slope(log_width, 1 + 4 * j, first))
+                limits[k].append(_slope(cost, at_lo, first))
+            limits[-1].append(tangent * _slope(layers, at_lo, first) - _slope(log_width, at_hi, first))
             sizes.append(self.value(name, b) - start)
         rooms = [c.limit - cost[0] for c, cost in zip(self.convex, costs)]
         rooms.append(log_width[0] - min_sum_log_width(layers[0], self.rho0))
@@ -270,7 +275,7 @@ class _Problem:
         coefficients = np.stack([np.stack(limit, 1) for limit in limits])
         bound = entropy[0] + _lagrangian_bound(gain, size, coefficients, np.stack(rooms))
         shares = np.zeros((n, len(self.dims)))
-        for j, (name, _, _) in enumerate(items):
+        for j, (name, *_) in enumerate(items):
             if name != self.last:
                 shares[:, self.dims.index(name)] += gain[:, j] * size[:, j]
         return bound, shares
@@ -353,9 +358,10 @@ class _Problem:
         return values
 
 
-def _slope(table: np.ndarray, row: int, step: np.ndarray) -> np.ndarray:
-    """``(table[row + 1] - table[row]) / step`` where the step is positive, else 0."""
-    return np.where(step > 0, (table[row + 1] - table[row]) / np.where(step > 0, step, 1.0), 0.0)
+def _slope(table: np.ndarray, rows: tuple[int, int], step: np.ndarray) -> np.ndarray:
+    """``(table[end] - table[start]) / step`` where the step is positive, else 0."""
+    start, end = rows
+    return np.where(step > 0, (table[end] - table[start]) / np.where(step > 0, step, 1.0), 0.0)
 
 
 def _lagrangian_bound(gain: np.ndarray, size: np.ndarray, coefficients: np.ndarray, rooms: np.ndarray) -> np.ndarray:

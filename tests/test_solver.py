@@ -89,3 +89,34 @@ def test_infeasible_budget_names_smallest_feasible_budget():
         design(DesignRequest(family="vit", flops=1e9))
     with pytest.raises(DesignerError, match="at least one budget"):
         design(DesignRequest(family="basic"))
+
+
+@pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
+def test_bounds_never_cut_off_a_feasible_design(family):
+    """On random boxes, the bound is at least the best feasible design inside (enumerated)."""
+    from designer.solver import _Problem
+
+    extra = {"expansion": 2} if family == "bottleneck" else ({"head_width": 64} if family == "mbv2" else {})
+    space = SearchSpace(family, **SMALL, **extra)
+    problem = _Problem(space, [flops_limit(4e6), params_limit(80e3)], 0.5)
+    rng = np.random.default_rng(1)
+    grids = problem.grids
+    checked = 0
+    for _ in range(200):
+        lo = rng.integers(0, problem.sizes)
+        hi = np.minimum(lo + rng.integers(0, 3, len(lo)), problem.sizes - 1)
+        bound = problem.bound(lo[None], hi[None])[0][0]
+        axes = [np.arange(a, b + 1) for a, b in zip(lo, hi)] + [np.arange(len(grids[problem.last]))]
+        combos = np.array(list(itertools.product(*axes)))
+        names = problem.dims + [problem.last]
+        values = {n: grids[n][combos[:, i]] for i, n in enumerate(names)}
+        evaluation = space.evaluate(values)
+        ok = (evaluation.totals["macs"] <= 4e6) & (evaluation.totals["params"] <= 80e3)
+        ok &= effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= 0.5
+        chain = ["stem"] + [f"width{s}" for s in range(1, space.body_stages + 1)]
+        for a, b in zip(chain, chain[1:]):
+            ok &= values[a] <= values[b]
+        if ok.any():
+            checked += 1
+            assert bound >= evaluation.objective[ok].max() - 1e-9
+    assert checked >= 20
