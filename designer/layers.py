@@ -102,6 +102,17 @@ class Layer:
         return value if self.present is True else value * self.present
 
     @property
+    def activations(self) -> Int:
+        """Feature-map elements read and written (per image)."""
+        if self.kind == "linear":
+            value = self.cin + self.cout
+        elif self.kind == "se":
+            value = 2 * self.cin * self.res_in * self.res_in
+        else:
+            value = self.cin * self.res_in * self.res_in + self.cout * self.res_out * self.res_out
+        return value if self.present is True else value * self.present
+
+    @property
     def is_main(self) -> bool:
         return self.role == "main"
 

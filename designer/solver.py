@@ -63,7 +63,8 @@ class Constraint:
     ``layer_cost`` prices one layer (arrays allowed) for costs the cost model lacks. A cost
     that is not ``monotone`` in every index (measured latency) is bounded through its
     monotone envelope. ``convex`` costs (convex along each variable, with increasing
-    differences) also enter the first-order bound.
+    differences) enter the first-order bound as they are, others through a convex
+    under-estimate.
     """
 
     name: str
@@ -107,11 +108,12 @@ class _Problem:
         self.space, self.rho0 = space, rho0
         self.constraints = list(constraints)
         costs = [(c.name, c.layer_cost) for c in self.constraints if c.layer_cost is not None]
-        self.evaluate = GridEvaluator(space, costs)
+        lower = [c.name for c in self.constraints if not c.convex]
+        self.evaluate = GridEvaluator(space, costs, lower=lower)
         self.evaluate_low = (
-            GridEvaluator(space, costs, envelope=True)
-            if not all(c.monotone for c in self.constraints)
-            else self.evaluate
+            self.evaluate
+            if all(c.monotone for c in self.constraints)
+            else GridEvaluator(space, costs, envelope=True, lower=lower)
         )
         self.grids = self.evaluate.grids
         self.names = list(self.grids)
@@ -120,7 +122,8 @@ class _Problem:
         self.sizes = np.array([len(self.grids[name]) for name in self.dims])
         self.pairs = space.ordered_pairs()
         self.depths = [f"depth{s}" for s in range(1, space.body_stages + 1)]
-        self.convex = [c for c in self.constraints if c.convex]
+        # the first-order bound takes convex costs as they are, the others by a convex under-estimate
+        self.linear = [(c.name if c.convex else f"{c.name}.lower", c.limit) for c in self.constraints]
 
     # --- boxes ---------------------------------------------------------------------------------
     def unpack(self, lo: np.ndarray, hi: np.ndarray) -> tuple[Index, Index]:
@@ -257,10 +260,10 @@ class _Problem:
             table(evaluation.totals["log_width"]),
             table(evaluation.totals["layers"]),
         )
-        costs = [table(evaluation.totals[c.name]) for c in self.convex]
+        costs = [table(evaluation.totals[name]) for name, _ in self.linear]
         tangent = np.log(layers[0] / self.rho0) + 1.0
         gains, sizes = [], []
-        limits: list[list[np.ndarray]] = [[] for _ in range(len(self.convex) + 1)]
+        limits: list[list[np.ndarray]] = [[] for _ in range(len(self.linear) + 1)]
         for name, a, b, at_hi, at_lo in items:
             start = self.value(name, a)
             first = self.value(name, np.minimum(a + 1, b)) - start
@@ -269,7 +272,7 @@ class _Problem:
                 limits[k].append(_slope(cost, at_lo, first))
             limits[-1].append(tangent * _slope(layers, at_lo, first) - _slope(log_width, at_hi, first))
             sizes.append(self.value(name, b) - start)
-        rooms = [c.limit - cost[0] for c, cost in zip(self.convex, costs)]
+        rooms = [limit - cost[0] for (_, limit), cost in zip(self.linear, costs)]
         rooms.append(log_width[0] - min_sum_log_width(layers[0], self.rho0))
         gain, size = np.stack(gains, 1), np.stack(sizes, 1)
         coefficients = np.stack([np.stack(limit, 1) for limit in limits])
@@ -302,7 +305,7 @@ class _Problem:
             top, bottom = self.evaluate(hi_r), self.evaluate(lo_r)
             reachable = top.totals["log_width"] >= min_sum_log_width(bottom.totals["layers"], self.rho0)
             entropy = top.entropy
-            if self.convex:
+            if self.linear:
                 first_order, shares = self.linear_bound(lo_r, hi_r)
                 entropy = np.minimum(entropy, first_order)
                 informed = shares.max(1) > 0

@@ -276,6 +276,27 @@ class Terms:
     def broadcast(self, shape: tuple[int, ...]) -> Terms:
         return Terms(self.names, np.broadcast_to(self.data, (len(self.names), *shape)).copy())
 
+    def with_lower(self, name: str) -> Terms:
+        """Add ``"<name>.lower" = a * macs + b * activations``, the largest such combination
+        (``a, b >= 0``, a few mixes tried) that stays at or below ``name`` at every entry.
+
+        MACs and activation counts are convex along every variable with increasing
+        differences, so the under-estimate is too, wherever the cost itself is not.
+        """
+        cost, macs, traffic = self[name], self["macs"], self["activations"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = float(np.min(np.where(macs > 0, cost / np.where(macs > 0, macs, 1.0), np.inf)))
+            b = float(np.min(np.where(traffic > 0, cost / np.where(traffic > 0, traffic, 1.0), np.inf)))
+        a, b = (a if np.isfinite(a) else 0.0), (b if np.isfinite(b) else 0.0)
+        best, best_total = np.zeros_like(cost), -1.0
+        for mix in np.linspace(0.0, 1.0, 11):
+            estimate = mix * a * macs + (1 - mix) * b * traffic
+            excess = float(np.max(np.where(cost > 0, estimate / np.where(cost > 0, cost, 1.0), 0.0)))
+            estimate = estimate / max(excess, 1.0)
+            if estimate.sum() > best_total:
+                best, best_total = estimate, float(estimate.sum())
+        return Terms((*self.names, f"{name}.lower"), np.concatenate([self.data, best[None]]))
+
     def envelope(self, names: Sequence[str]) -> Terms:
         """Replace the named totals by their monotone lower envelope over every axis."""
         data = self.data.copy()
@@ -302,11 +323,17 @@ class GridEvaluator:
     as :meth:`SearchSpace.evaluate`) and a design's totals are gathered, not recomputed.
     With ``envelope``, every extra layer cost is replaced by its monotone lower envelope
     (the least value at this or any larger index), which never exceeds the cost and never
-    decreases: the solver bounds non-monotone costs (measured latency) with it.
+    decreases: the solver bounds non-monotone costs (measured latency) with it. For each name
+    in ``lower`` a total ``"<name>.lower"`` is added, a convex under-estimate of that cost
+    (see :meth:`Terms.with_lower`) that the solver's first-order bound can use.
     """
 
-    def __init__(self, space: SearchSpace, layer_costs: Any = None, envelope: bool = False) -> None:
+    def __init__(
+        self, space: SearchSpace, layer_costs: Any = None, envelope: bool = False, lower: Sequence[str] = ()
+    ) -> None:
         self.space = space
+        if lower:
+            layer_costs = [*(layer_costs or ()), ("activations", lambda layer: layer.activations)]
         grids = space.grids()
         self.grids = {name: grid.astype(float) for name, grid in grids.items()}
         m = space.body_stages
@@ -320,6 +347,10 @@ class GridEvaluator:
             rest_terms = Terms.of(rest, layer_costs).broadcast((1, len(widths)))
             self.stages.append((first_terms, Terms(rest_terms.names, rest_terms.data[:, 0])))
         self.head = Terms.of(space.head_layers(widths), layer_costs).broadcast((len(widths),))
+        for name in lower:
+            self.stem = self.stem.with_lower(name)
+            self.stages = [(first.with_lower(name), rest.with_lower(name)) for first, rest in self.stages]
+            self.head = self.head.with_lower(name)
         if envelope:
             names = [name for name, _ in layer_costs or ()]
             self.stem = self.stem.envelope(names)

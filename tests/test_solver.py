@@ -120,3 +120,34 @@ def test_bounds_never_cut_off_a_feasible_design(family):
             checked += 1
             assert bound >= evaluation.objective[ok].max() - 1e-9
     assert checked >= 20
+
+
+def stepped_latency(layer):
+    """A latency-like cost with tile steps and a non-monotone wobble, as measured tables have."""
+    tiles = np.ceil(np.asarray(layer.cin, dtype=float) / 16) * np.ceil(np.asarray(layer.cout, dtype=float) / 32)
+    wobble = 1.0 + 0.1 * (np.asarray(layer.cout, dtype=float) % 24 == 8)
+    value = (1e-6 * tiles * layer.kernel**2 * layer.res_out**2 + 2e-5 * layer.activations + 1e-3) * wobble
+    return value if layer.present is True else value * layer.present
+
+
+@pytest.mark.parametrize("family", ["basic", "mbv2"])
+def test_non_monotone_cost_matches_enumeration(family):
+    from designer.solver import Constraint
+
+    extra = {"head_width": 64} if family == "mbv2" else {}
+    space = SearchSpace(family, **SMALL, **extra)
+    grids = space.grids()
+    names = list(grids)
+    combos = np.array(list(itertools.product(*[grids[n] for n in names])), dtype=float)
+    values = {n: combos[:, i] for i, n in enumerate(names)}
+    evaluation = space.evaluate(values, [("latency", stepped_latency)])
+    ok = effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= 0.5
+    limit = float(np.quantile(evaluation.totals["latency"][ok], 0.3))
+    latency = Constraint("latency", limit, layer_cost=stepped_latency, monotone=False, convex=False)
+    ok &= evaluation.totals["latency"] <= limit
+    chain = ["stem"] + [f"width{s}" for s in range(1, space.body_stages + 1)]
+    for a, b in zip(chain, chain[1:]):
+        ok &= values[a] <= values[b]
+    assert ok.any() and not ok.all()
+    solution = solve(space, [latency], 0.5)
+    assert solution.objective == pytest.approx(float(evaluation.objective[ok].max()), rel=1e-12)
