@@ -37,6 +37,8 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--family", default="bottleneck", help="basic, bottleneck or mbv2 (default bottleneck)")
     parser.add_argument("--flops", help="FLOPs (MACs) budget, e.g. 4.1G or 4.1e9")
     parser.add_argument("--params", help="parameter budget, e.g. 25.6M")
+    parser.add_argument("--target-throughput", type=float, help="least predicted throughput (images/s) on --profile")
+    parser.add_argument("--profile", help="latency profile name (see `designer profile list`) or path")
     parser.add_argument("--rho", type=float, help="effectiveness bound rho0 (default 0.3 ResNet families, 0.5 mbv2)")
     parser.add_argument("--alpha", help="weights of the stage entropies, deepest last (default 1,...,1,8)")
     parser.add_argument("--beta", type=float, default=10.0, help="depth-uniformity penalty weight")
@@ -73,6 +75,8 @@ def design_request(args: argparse.Namespace) -> Any:
         head_width=args.head_width,
         num_classes=args.classes,
         time_limit=args.time_limit,
+        target_throughput=args.target_throughput,
+        profile=args.profile,
     )
 
 
@@ -100,6 +104,11 @@ def run_solve(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print_design(result.spec, result.analysis, result.rho0, result.solve_seconds)
+        if "predicted_throughput" in result.extra:
+            print(
+                f"predicted throughput {result.extra['predicted_throughput']:,.0f} images/s on {args.profile} "
+                f"(target {args.target_throughput:,.0f})"
+            )
         if args.output:
             print(f"arch spec written to {args.output}")
     return 0
