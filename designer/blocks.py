@@ -102,6 +102,7 @@ def _projection(shape: BlockShape) -> Layer:
         shape.res_in,
         1,
         shape.stride,
+        act=False,
         present=_needs_projection(shape),
     )
 
@@ -192,7 +193,7 @@ class InvertedResidualFamily(BlockFamily):
         ]
         if s.se:
             layers.append(Layer("se", "se", hidden, hidden, res_out, squeeze=se_squeeze(s.cin), norm=False))
-        layers.append(Layer("conv", "main", hidden, s.width, res_out, 1, 1, fused_add=residual))
+        layers.append(Layer("conv", "main", hidden, s.width, res_out, 1, 1, fused_add=residual, act=False))
         return layers
 
     def build(self, shape: BlockShape, activation: str) -> nn.Module:

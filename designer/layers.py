@@ -38,7 +38,9 @@ class Layer:
     entropy and effectiveness (see :mod:`designer.entropy`). ``present`` is 1 where the layer
     exists and 0 where a vectorised candidate omits it (a MobileNetV2 block with expansion 1
     has no expansion conv). ``fused_add`` marks the conv whose output the residual add follows,
-    which TensorRT fuses into that conv; latency tables key on it.
+    which TensorRT fuses into that conv; latency tables key on it. ``act`` says whether the
+    network's activation follows the conv (after the add, if any): not after a shortcut
+    projection nor after an inverted residual's linear projection. Latency tables key on it too.
     """
 
     kind: LayerKind
@@ -52,6 +54,7 @@ class Layer:
     bias: bool = False
     norm: bool = True
     fused_add: bool = False
+    act: bool = True
     squeeze: Int = 0
     present: Any = True
 
