@@ -1,0 +1,76 @@
+"""How well a profile predicts its own held-out entries (``designer profile check``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from designer.errors import DesignerError
+from latency.ops import OpKey, OpQuery
+from latency.table import LatencyTable
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    """Absolute relative errors ``|predicted / measured - 1|``, as fractions."""
+
+    count: int
+    median_abs_error: float
+    p90_abs_error: float
+    max_abs_error: float
+    within_10pct: float
+
+    @classmethod
+    def of(cls, predicted: Sequence[float] | np.ndarray, measured: Sequence[float] | np.ndarray) -> ErrorSummary:
+        error = np.abs(np.asarray(predicted) / np.asarray(measured) - 1.0)
+        return cls(
+            len(error),
+            float(np.median(error)),
+            float(np.percentile(error, 90)),
+            float(error.max()),
+            float(np.mean(error <= 0.1)),
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def predict_keys(predictor: object, keys: Sequence[OpKey]) -> np.ndarray:
+    """Predicted latency of each key, one vectorised call per kind, kernel and stride."""
+    from latency.predictor import Predictor
+
+    assert isinstance(predictor, Predictor)
+    rows: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    for index, key in enumerate(keys):
+        rows[(key.kind, key.kernel, key.stride)].append(index)
+    result = np.empty(len(keys))
+    for (kind, kernel, stride), index in rows.items():
+        fields = np.array([(keys[i].cin, keys[i].res, keys[i].cout) for i in index], dtype=np.int64)
+        result[index] = predictor.predict(OpQuery(kind, fields[:, 0], fields[:, 1], fields[:, 2], kernel, stride))
+    return result
+
+
+def split(keys: Sequence[OpKey], holdout: float, seed: int) -> tuple[list[OpKey], list[OpKey]]:
+    """Sorted keys split at random into (fitted, held out)."""
+    ordered = sorted(keys)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    count = int(round(holdout * len(ordered)))
+    return [ordered[i] for i in order[count:]], [ordered[i] for i in order[:count]]
+
+
+def holdout_check(table: LatencyTable, holdout: float = 0.1, seed: int = 0) -> ErrorSummary:
+    """Fit on all entries but a random ``holdout`` fraction, and score the held-out ones."""
+    from latency.predictor import Predictor
+
+    if not 0 < holdout < 1:
+        raise DesignerError(f"--holdout must be between 0 and 1 (exclusive), got {holdout:g}")
+    fitted, held = split(list(table.entries), holdout, seed)
+    if not held or not fitted:
+        raise DesignerError(
+            f"profile {table.name} has too few entries ({len(table.entries)}) for --holdout {holdout:g}"
+        )
+    predictor = Predictor(table.subset(fitted))
+    return ErrorSummary.of(predict_keys(predictor, held), [table.entries[k] for k in held])

@@ -1,0 +1,138 @@
+"""Completing a partly measured grid of log-latencies, and interpolating in it.
+
+Measured ops of one group lie on a tensor grid (every distinct value of each axis); most
+nodes are measured, some are not (held out, failed, never sampled). Latency is close to
+*separable* locally: the efficiency of a conv factors into a part that depends on the output
+channels (tile quantisation of N), one that depends on the resolution (of M = batch x pixels,
+Winograd tiles) and so on. So a missing node ``x`` is estimated from each *parallelogram* of
+measured nodes around it, ``v(x) ~ v(x + s e_i) + v(x + t e_j) - v(x + s e_i + t e_j)``
+(exact when ``v`` is additive in axes ``i`` and ``j``), over every pair of axes and the
+nearest shifts; the estimates are combined by their weighted median, weighted by how close
+the parallelogram is (a robust vote: a step in one axis spoils only the estimates that cross
+it). Nodes that no parallelogram reaches take the mean of their filled neighbours, repeatedly
+(outside the measured region the residual stays constant, so latency scales with work).
+
+The estimates are made on log-latencies; what is stored and interpolated is the residual
+``log(latency / work model)``: multilinear in log coordinates between nodes, and constant
+beyond the grid's ends (held constant too when filling nodes no parallelogram reaches).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+MAX_SHIFT = 2
+"""Parallelograms use nodes up to this many grid steps away along each axis."""
+CATEGORY_DISTANCE = 0.3
+"""Distance of a step along a categorical axis (op variant), in log-coordinate units."""
+
+
+def _shift(array: np.ndarray, axis: int, step: int, fill: float | bool) -> np.ndarray:
+    """``out[x] = array[x + step e_axis]`` where that exists, ``fill`` elsewhere."""
+    out = np.full_like(array, fill)
+    src: list[slice] = [slice(None)] * array.ndim
+    dst: list[slice] = [slice(None)] * array.ndim
+    if step > 0:
+        src[axis], dst[axis] = slice(step, None), slice(None, -step)
+    else:
+        src[axis], dst[axis] = slice(None, step), slice(-step, None)
+    out[tuple(dst)] = array[tuple(src)]
+    return out
+
+
+def _step_distance(coords: np.ndarray | None, axis: int, ndim: int, step: int) -> np.ndarray:
+    """Distance from each node to the node ``step`` away along ``axis`` (broadcastable)."""
+    shape = [1] * ndim
+    if coords is None:
+        return np.full(shape, CATEGORY_DISTANCE)
+    index = np.clip(np.arange(len(coords)) + step, 0, len(coords) - 1)
+    shape[axis] = len(coords)
+    return np.abs(coords[index] - coords).reshape(shape)
+
+
+def _weighted_median(estimates: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    order = np.argsort(estimates, axis=0)
+    values = np.take_along_axis(estimates, order, 0)
+    cumulative = np.cumsum(np.take_along_axis(weights, order, 0), axis=0)
+    total = cumulative[-1]
+    pick = np.argmax(cumulative >= total / 2, axis=0)
+    median = np.take_along_axis(values, pick[None], 0)[0]
+    return np.where(total > 0, median, np.nan)
+
+
+def parallelogram_estimates(values: np.ndarray, known: np.ndarray, coords: Sequence[np.ndarray | None]) -> np.ndarray:
+    """Weighted-median parallelogram estimate at every node (NaN where none exists)."""
+    ndim = values.ndim
+    zeroed = np.where(known, values, 0.0)
+    estimates, weights = [], []
+    for i, j in itertools.combinations(range(ndim), 2):
+        steps = [
+            [s for s in range(-limit, limit + 1) if s]
+            for limit in (_reach(values, coords, i), _reach(values, coords, j))
+        ]
+        for s in steps[0]:
+            v_i, k_i = _shift(zeroed, i, s, 0.0), _shift(known, i, s, False)
+            d_i = _step_distance(coords[i], i, ndim, s)
+            for t in steps[1]:
+                v_j, k_j = _shift(zeroed, j, t, 0.0), _shift(known, j, t, False)
+                v_ij, k_ij = _shift(v_i, j, t, 0.0), _shift(k_i, j, t, False)
+                distance = d_i + _step_distance(coords[j], j, ndim, t)
+                estimates.append(v_i + v_j - v_ij)
+                weights.append((k_i & k_j & k_ij) / np.maximum(distance, 1e-9))
+    if not estimates:
+        return np.full(values.shape, np.nan)
+    return _weighted_median(np.stack(estimates), np.stack(weights))
+
+
+def _reach(values: np.ndarray, coords: Sequence[np.ndarray | None], axis: int) -> int:
+    size = values.shape[axis]
+    return size - 1 if coords[axis] is None else min(MAX_SHIFT, size - 1)
+
+
+def complete(
+    values: np.ndarray, known: np.ndarray, coords: Sequence[np.ndarray | None], base: np.ndarray
+) -> np.ndarray:
+    """The residual ``values - base`` at every node: measured where known, estimated elsewhere.
+
+    ``values`` are log-latencies (read where ``known``), ``base`` the log work model at every
+    node; ``coords[a]`` holds axis ``a``'s sorted coordinates, or ``None`` for a categorical axis.
+    """
+    if not known.any():
+        raise ValueError("nothing measured to complete from")
+    estimate = parallelogram_estimates(values, known, coords)
+    filled = np.where(known, values, estimate) - base
+    have = known | np.isfinite(estimate)
+    while not have.all():
+        total, count = np.zeros(values.shape), np.zeros(values.shape)
+        zeroed = np.where(have, filled, 0.0)
+        for axis in range(values.ndim):
+            for step in (-1, 1):
+                if values.shape[axis] > 1:
+                    total += _shift(zeroed, axis, step, 0.0)
+                    count += _shift(have, axis, step, False)
+        grow = ~have & (count > 0)
+        filled = np.where(grow, total / np.maximum(count, 1), filled)
+        have = have | grow
+    return filled
+
+
+def interpolate(grid: np.ndarray, coords: Sequence[np.ndarray], points: Sequence[np.ndarray]) -> np.ndarray:
+    """Multilinear interpolation of ``grid`` at ``points`` (one array per axis), clamped."""
+    corners: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    for axis_coords, x in zip(coords, points):
+        if len(axis_coords) == 1:
+            corners.append([(np.zeros(x.shape, dtype=np.int64), np.ones(x.shape))])
+            continue
+        low = np.clip(np.searchsorted(axis_coords, x, side="right") - 1, 0, len(axis_coords) - 2)
+        span = axis_coords[low + 1] - axis_coords[low]
+        t = np.clip((x - axis_coords[low]) / span, 0.0, 1.0)
+        corners.append([(low, 1.0 - t), (low + 1, t)])
+    result = np.zeros(np.broadcast_shapes(*(x.shape for x in points)))
+    for combo in itertools.product(*corners):
+        index = tuple(position for position, _ in combo)
+        weight = np.prod(np.stack(np.broadcast_arrays(*(w for _, w in combo))), axis=0)
+        result = result + weight * grid[index]
+    return result
