@@ -12,7 +12,8 @@ the parallelogram is (a robust vote: a step in one axis spoils only the estimate
 it). Nodes that no parallelogram reaches take the mean of their filled neighbours, repeatedly
 (outside the measured region the residual stays constant, so latency scales with work).
 
-The estimates are made on log-latencies; what is stored and interpolated is the residual
+The estimates are made on log-latencies or on residuals (see :func:`complete`); what is
+stored and interpolated is the residual
 ``log(latency / work model)``: multilinear in log coordinates between nodes, and constant
 beyond the grid's ends (held constant too when filling nodes no parallelogram reaches).
 """
@@ -99,10 +100,17 @@ def complete(
 
     ``values`` are log-latencies (read where ``known``), ``base`` the log work model at every
     node; ``coords[a]`` holds axis ``a``'s sorted coordinates, or ``None`` for a categorical axis.
+    Parallelograms are formed on the log-latencies and on the residuals alike, and the grid
+    takes whichever estimates its own measured nodes better (each node's estimate never uses
+    the node itself, so this is a leave-one-out comparison).
     """
     if not known.any():
         raise ValueError("nothing measured to complete from")
-    estimate = parallelogram_estimates(values, known, coords)
+    candidates = [
+        parallelogram_estimates(values, known, coords),
+        parallelogram_estimates(values - base, known, coords) + base,
+    ]
+    estimate = min(candidates, key=lambda e: _loo_error(e, values, known))
     filled = np.where(known, values, estimate) - base
     have = known | np.isfinite(estimate)
     while not have.all():
@@ -117,6 +125,12 @@ def complete(
         filled = np.where(grow, total / np.maximum(count, 1), filled)
         have = have | grow
     return filled
+
+
+def _loo_error(estimate: np.ndarray, values: np.ndarray, known: np.ndarray) -> float:
+    """Median absolute log error of the estimates at measured nodes (infinite if none)."""
+    checked = known & np.isfinite(estimate)
+    return float(np.median(np.abs(estimate - values)[checked])) if checked.any() else np.inf
 
 
 def interpolate(grid: np.ndarray, coords: Sequence[np.ndarray], points: Sequence[np.ndarray]) -> np.ndarray:

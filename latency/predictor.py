@@ -38,7 +38,7 @@ from latency.completion import complete, interpolate
 from latency.ops import DW_KINDS, KINDS, OpKey, OpQuery, base_kind, layer_op, op_layer
 from latency.table import LatencyTable
 
-TILE = 32
+TILE = 8
 """Channel counts are rounded up to a multiple of this in the work model's MACs."""
 NARROW = 8
 """Convs with fewer input channels than this (images) form a group per input width."""

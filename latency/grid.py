@@ -1,0 +1,86 @@
+"""Which ops ``designer profile`` times: a sample of the layers the solver can choose from.
+
+For each block family the design space (:class:`designer.space.SearchSpace` at the profile's
+resolution) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the
+family's width grid has them): the stem at a few widths, every stage's first block fed by a
+quarter, half or all of its width (and by the stem widths in stage 1), every stage's other
+blocks, and the head. Each layer becomes an op (:mod:`latency.ops`); the layers of the
+reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly.
+Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of ResNet-50's
+largest layer at that resolution are left out: no network that meets a throughput target
+has them, and the predictor extrapolates them by work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from designer.layers import Layer
+from designer.reference import reference_spec
+from designer.space import SearchSpace
+from designer.structure import arch_layers
+from latency.ops import OpKey, layer_ops
+
+CHANNELS = (
+    *(8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256),
+    *(288, 320, 384, 448, 512, 576, 640, 768, 896, 1024, 1280, 1536, 2048),
+)
+STEM_WIDTHS = (16, 32, 64, 128)
+FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0)
+FAMILIES = ("basic", "bottleneck", "mbv2")
+REFERENCES = ("resnet50", "mobilenet_v2")
+WORK_CAP = 4.0
+
+
+def _ops(layers: Iterable[Layer]) -> set[OpKey]:
+    return {op for layer in layers for op in layer_ops(layer)}
+
+
+def family_ops(family: str, resolution: int) -> set[OpKey]:
+    """Ops of the design space of one family on the coarse width grid."""
+    space = SearchSpace(family, resolution)
+    widths = [w for w in CHANNELS if w in space.widths]
+    stems = [w for w in STEM_WIDTHS if w in space.stem_widths]
+    ops: set[OpKey] = set()
+    for stem in stems:
+        ops |= _ops(space.stem_layers(stem))
+    for stage in range(1, space.body_stages + 1):
+        for width in widths:
+            first, rest = space.stage_layers(width, width, stage)
+            ops |= _ops(rest)
+            inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS}
+            if stage == 1:
+                inputs = {w for w in inputs | set(stems) if w <= width} or {min(stems)}
+            for cin in inputs:
+                ops |= _ops(space.stage_layers(cin, width, stage)[0])
+    last = space.stage_resolutions[-1]
+    for width in widths:
+        ops |= _ops(space.head_layers(width))
+        channels = space.final_channels(width)
+        ops |= _ops([Layer("pool", "pool", channels, channels, last, last, last, norm=False)])
+    return ops
+
+
+def _snap(value: float, grid: Sequence[int]) -> int:
+    return min(grid, key=lambda w: abs(np.log(w / value)))
+
+
+def reference_ops(resolution: int, names: Sequence[str] = REFERENCES) -> set[OpKey]:
+    return _ops(layer for name in names for layer in arch_layers(reference_spec(name, resolution)))
+
+
+def work(op: OpKey) -> tuple[float, float]:
+    """MACs and feature-map elements of one image through the op."""
+    layer = op.layer()
+    return float(layer.macs), float(layer.activations)
+
+
+def profile_ops(resolution: int, families: Sequence[str] = FAMILIES) -> list[OpKey]:
+    """The sorted ops a profile of these families at this resolution measures."""
+    reference = reference_ops(resolution)
+    caps = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0) * WORK_CAP
+    sampled = {op for family in families for op in family_ops(family, resolution)}
+    kept = {op for op in sampled if all(w <= cap for w, cap in zip(work(op), caps))}
+    return sorted(kept | reference)

@@ -1,0 +1,96 @@
+"""The PyTorch modules that an op and a whole network run as when they are timed.
+
+An op's module is exactly what :class:`designer.model.DesignedNet` runs for that layer once
+batch-norm is folded into the conv (a conv with bias), so that the sum of the ops of a
+network is the network: conv, then the residual add, then the activation, as the blocks do.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from designer.modules import ConvNormAct, SqueezeExcite, make_activation
+from designer.spec import ArchSpec
+from latency.ops import OpKey, base_kind, has_act, has_add
+
+
+class ConvOp(nn.Module):
+    """Conv with bias (depthwise when ``groups == cin``), optional residual add, optional activation."""
+
+    def __init__(self, key: OpKey, activation: str) -> None:
+        super().__init__()
+        groups = key.cin if base_kind(key.kind) == "dwconv" else 1
+        self.conv = nn.Conv2d(key.cin, key.cout, key.kernel, key.stride, key.kernel // 2, groups=groups, bias=True)
+        self.act = make_activation(activation) if has_act(key.kind) else nn.Identity()
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.conv(x)
+        if residual is not None:
+            y = y + residual
+        return self.act(y)
+
+
+class GlobalPool(nn.Module):
+    """Global average pool and flatten, as the network's head does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(x).flatten(1)
+
+
+def op_module(key: OpKey, activation: str) -> nn.Module:
+    base = base_kind(key.kind)
+    if base in ("conv", "dwconv"):
+        return ConvOp(key, activation)
+    if key.kind == "se":
+        return SqueezeExcite(key.cin, key.cout, activation)
+    if key.kind == "maxpool":
+        return nn.MaxPool2d(3, 2, 1)
+    if key.kind == "avgpool":
+        return GlobalPool()
+    return nn.Linear(key.cin, key.cout)
+
+
+def op_input_shapes(key: OpKey, batch: int) -> list[tuple[int, ...]]:
+    """Shapes of the op's inputs: the feature map, and the residual for ``*_add`` kinds."""
+    if key.kind == "linear":
+        return [(batch, key.cin)]
+    shapes: list[tuple[int, ...]] = [(batch, key.cin, key.res, key.res)]
+    if has_add(key.kind):
+        res_out = (key.res + key.stride - 1) // key.stride
+        shapes.append((batch, key.cout, res_out, res_out))
+    return shapes
+
+
+def random_inputs(shapes: list[tuple[int, ...]], dtype: torch.dtype, device: str, seed: int = 0) -> list[torch.Tensor]:
+    """Standard-normal inputs (never all zeros), channels-last where 4-D."""
+    generator = torch.Generator().manual_seed(seed)
+    tensors = []
+    for shape in shapes:
+        tensor = torch.randn(shape, generator=generator).to(device=device, dtype=dtype)
+        if tensor.dim() == 4:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        tensors.append(tensor)
+    return tensors
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode with every ``ConvNormAct`` batch-norm folded into a biased conv."""
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, ConvNormAct) and isinstance(module.bn, nn.BatchNorm2d):
+            module.conv = fuse_conv_bn_eval(module.conv, module.bn)
+            module.add_module("bn", nn.Identity())
+    return model
+
+
+def network_module(spec: ArchSpec) -> nn.Module:
+    """The designed network with batch-norm folded (what inference runs)."""
+    from designer.model import build_model
+
+    return fold_batchnorm(build_model(spec))

@@ -1,0 +1,104 @@
+import time
+
+import numpy as np
+import pytest
+from latency_helpers import relative_error, synthetic_keys, synthetic_table, true_latency
+
+from designer.layers import Layer
+from designer.reference import mobilenet_v2, resnet50
+from designer.space import SearchSpace
+from designer.structure import arch_layers
+from latency.check import holdout_check, predict_keys
+from latency.ops import OpKey
+from latency.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor(synthetic_table())
+
+
+def test_measured_ops_are_reproduced(predictor):
+    keys = sorted(predictor.table.entries)
+    assert relative_error(predict_keys(predictor, keys), [predictor.table.entries[k] for k in keys]).max() < 1e-6
+
+
+def test_ops_between_and_beyond_the_grid_follow_the_work_model(predictor):
+    # the synthetic device is linear in MACs and traffic, so off-grid shapes are predictable
+    off_grid = [
+        OpKey("conv_act", 48, 12, 96, 3, 1),
+        OpKey("conv_add_act", 200, 24, 72, 3, 1),
+        OpKey("conv_act", 1024, 56, 2048, 3, 1),  # far beyond the grid: extrapolated by work
+        OpKey("dwconv_act", 512, 64, 512, 3, 1),
+        OpKey("linear", 2048, 1, 1000, 1, 1),
+    ]
+    predicted = predict_keys(predictor, off_grid)
+    assert relative_error(predicted, [true_latency(k, 8) for k in off_grid]).max() < 0.2
+
+
+def test_missing_kernel_and_kinds_fall_back_sensibly():
+    table = synthetic_table(keys=[k for k in synthetic_keys() if k.kind == "conv_act"])
+    predictor = Predictor(table)
+    queries = [
+        OpKey("conv_act", 64, 16, 64, 5, 1),  # kernel 5 from kernel 3, scaled by work
+        OpKey("conv_add", 64, 16, 64, 3, 1),  # variant from its sibling
+        OpKey("se", 256, 16, 64, 1, 1),  # kinds without entries: roofline
+        OpKey("avgpool", 256, 8, 256, 0, 0),
+        OpKey("linear", 256, 1, 1000, 1, 1),
+    ]
+    predicted = predict_keys(predictor, queries)
+    assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)
+    assert relative_error(predicted[:2], [true_latency(k, 8) for k in queries[:2]]).max() < 0.5
+
+
+def test_layer_latency_is_vectorised_and_respects_presence(predictor):
+    cin = np.arange(32, 257, 32)[:, None]
+    cout = np.arange(32, 257, 32)[None, :]
+    layer = Layer("conv", "main", cin, cout, 16, 3, 1)
+    grid = predictor.layer_latency(layer)
+    assert grid.shape == (8, 8)
+    singles = [
+        predictor.layer_latency(Layer("conv", "main", int(c), int(o), 16, 3, 1)) for c in cin[:, 0] for o in cout[0]
+    ]
+    assert np.allclose(grid.ravel(), singles)
+    present = cin != cout
+    masked = predictor.layer_latency(Layer("conv", "main", cin, cout, 16, 3, 1, present=present))
+    assert np.all(masked[~present] == 0) and np.allclose(masked[present], grid[present])
+
+
+def test_network_latency_is_the_sum_of_its_layers_and_throughput_batch_over_latency(predictor):
+    spec = resnet50(32, 10)
+    total = sum(predictor.layer_latency(layer) for layer in arch_layers(spec))
+    assert predictor.network_latency(spec) == pytest.approx(total)
+    assert predictor.throughput(spec) == pytest.approx(1000 * 8 / total)
+
+
+@pytest.mark.parametrize("profile", ["synthetic", "cpu-ort-fp32-b8"])
+@pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
+def test_every_design_grid_shape_gets_a_finite_positive_latency_fast(profile, family):
+    predictor = Predictor(synthetic_table()) if profile == "synthetic" else Predictor.load(profile)
+    space = SearchSpace(family, 224)
+    widths = np.array(space.widths, dtype=float)
+    start = time.perf_counter()
+    values = []
+    for stage in range(1, space.body_stages + 1):
+        previous = np.array(space.stem_widths, dtype=float) if stage == 1 else widths
+        first, rest = space.stage_layers(previous[:, None], widths[None, :], stage)
+        values += [np.asarray(predictor.layer_latency(layer)) for layer in first + rest]
+    values += [np.asarray(predictor.layer_latency(layer)) for layer in space.head_layers(widths)]
+    values += [np.asarray(predictor.layer_latency(layer)) for layer in space.stem_layers(np.array(space.stem_widths))]
+    assert time.perf_counter() - start < 5.0
+    for value in values:
+        assert np.all(np.isfinite(value)) and np.all(value >= 0)
+    assert all(np.all(v[np.asarray(v) != 0] > 0) for v in values)
+
+
+def test_reference_networks_cost_what_their_size_suggests():
+    predictor = Predictor.load("cpu-ort-fp32-b8")
+    assert 0 < predictor.network_latency(mobilenet_v2(32, 10)) < predictor.network_latency(resnet50(32, 10))
+
+
+def test_holdout_check_on_the_synthetic_device_is_nearly_exact():
+    result = holdout_check(synthetic_table(), 0.1, 0)
+    assert result.count == round(0.1 * len(synthetic_keys()))
+    assert result.median_abs_error < 0.02 and result.within_10pct > 0.9
