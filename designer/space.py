@@ -145,12 +145,15 @@ class SearchSpace:
         return [Layer("conv", "main", self.in_channels, stem, self.resolution, 3, 2)]
 
     def head_layers(self, last: Any) -> list[Layer]:
-        """The mbv2 head conv (if any) and the classifier, fed by the last stage's width."""
+        """The mbv2 head conv (if any), global pooling and the classifier, fed by the last stage's
+        width: the layers ``designer.structure.head_layers`` gives a spec of the space."""
         layers = []
         channels = last
+        res = self.stage_resolutions[-1]
         if self.family == "mbv2":
-            layers.append(Layer("conv", "main", last, self.head_width, self.stage_resolutions[-1], 1, 1))
+            layers.append(Layer("conv", "main", last, self.head_width, res, 1, 1))
             channels = self.head_width
+        layers.append(Layer("pool", "pool", channels, channels, res, res, res, norm=False))
         layers.append(Layer("linear", "classifier", channels, self.num_classes, 1, norm=False, bias=True))
         return layers
 
