@@ -102,3 +102,15 @@ def test_holdout_check_on_the_synthetic_device_is_nearly_exact():
     result = holdout_check(synthetic_table(), 0.1, 0)
     assert result.count == round(0.1 * len(synthetic_keys()))
     assert result.median_abs_error < 0.02 and result.within_10pct > 0.9
+
+
+@pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
+def test_the_solver_prices_a_design_like_its_network(family):
+    predictor = Predictor.load("cpu-ort-fp32-b8")
+    space = SearchSpace(family, 32, stages=4, max_width=256)
+    grids = space.grids()
+    point = {name: grid[len(grid) // 3] for name, grid in grids.items()}
+    point["stem"] = min(point["stem"], point["width1"])
+    values = {name: np.array([value], dtype=float) for name, value in point.items()}
+    total = space.evaluate(values, [("latency", predictor.layer_latency)]).totals["latency"][0]
+    assert total == pytest.approx(predictor.network_latency(space.to_spec(point)), rel=1e-9)

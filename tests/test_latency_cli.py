@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from designer.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["profile", "--backend", "torch", "--batch", "8"], "designer profile needs --gpu"),
+        (["profile", "--gpu", "h100", "--backend", "torch", "--batch", "256"], None),
+        (
+            ["profile", "--gpu", "h100", "--backend", "onnxruntime", "--batch", "8"],
+            "a h100 profile can only be measured on a h100",
+        ),
+        (["profile", "--gpu", "cpu", "--backend", "onnxruntime", "--batch", "8", "--precision", "fp16"], "fp32 only"),
+        (
+            ["profile", "--gpu", "cpu", "--backend", "onnxruntime", "--batch", "8", "--families", "vit"],
+            "--families 'vit'",
+        ),
+        (["profile", "check", "nonexistent-trt-fp32"], "unknown latency profile 'nonexistent-trt-fp32'; available:"),
+        (["profile", "check", "cpu-ort-fp32-b8", "--holdout", "2"], "--holdout must be between 0 and 1"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(capsys, argv, message):
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if message is None:
+        if cuda:
+            pytest.skip("a GPU is visible: the no-GPU refusal cannot be shown here")
+        message = "none is visible here"
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and message in err
+
+
+def test_list_names_the_shipped_cpu_profile(capsys):
+    code, out, _ = run(capsys, "profile", "list")
+    assert code == 0 and "cpu-ort-fp32-b8" in out
+
+
+def test_check_json_keys_on_the_shipped_cpu_profile(capsys):
+    code, out, _ = run(capsys, "profile", "check", "cpu-ort-fp32-b8", "--holdout", "0.2", "--seed", "1", "--json")
+    data = json.loads(out)
+    assert code == 0 and {"median_abs_error", "p90_abs_error", "within_10pct"} <= set(data)
+    assert 0 <= data["median_abs_error"] <= data["p90_abs_error"] and 0 <= data["within_10pct"] <= 1
+
+
+def test_solve_with_the_cpu_profile_meets_its_throughput_target(capsys):
+    argv = ["solve", "--family", "mbv2", "--profile", "cpu-ort-fp32-b8", "--target-throughput", "400"]
+    code, out, _ = run(capsys, *argv, "--resolution", "32", "--max-depth", "4", "--max-width", "256", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["predicted_throughput"] >= 400
