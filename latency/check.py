@@ -10,6 +10,7 @@ import numpy as np
 
 from designer.errors import DesignerError
 from latency.ops import OpKey, OpQuery
+from latency.predictor import Predictor
 from latency.table import LatencyTable
 
 
@@ -38,18 +39,15 @@ class ErrorSummary:
         return asdict(self)
 
 
-def predict_keys(predictor: object, keys: Sequence[OpKey]) -> np.ndarray:
+def predict_keys(predictor: Predictor, keys: Sequence[OpKey]) -> np.ndarray:
     """Predicted latency of each key, one vectorised call per kind, kernel and stride."""
-    from latency.predictor import Predictor
-
-    assert isinstance(predictor, Predictor)
     rows: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    for index, key in enumerate(keys):
-        rows[(key.kind, key.kernel, key.stride)].append(index)
+    for position, key in enumerate(keys):
+        rows[(key.kind, key.kernel, key.stride)].append(position)
     result = np.empty(len(keys))
-    for (kind, kernel, stride), index in rows.items():
-        fields = np.array([(keys[i].cin, keys[i].res, keys[i].cout) for i in index], dtype=np.int64)
-        result[index] = predictor.predict(OpQuery(kind, fields[:, 0], fields[:, 1], fields[:, 2], kernel, stride))
+    for (kind, kernel, stride), positions in rows.items():
+        fields = np.array([(keys[i].cin, keys[i].res, keys[i].cout) for i in positions], dtype=np.int64)
+        result[positions] = predictor.predict(OpQuery(kind, fields[:, 0], fields[:, 1], fields[:, 2], kernel, stride))
     return result
 
 
@@ -63,8 +61,6 @@ def split(keys: Sequence[OpKey], holdout: float, seed: int) -> tuple[list[OpKey]
 
 def holdout_check(table: LatencyTable, holdout: float = 0.1, seed: int = 0) -> ErrorSummary:
     """Fit on all entries but a random ``holdout`` fraction, and score the held-out ones."""
-    from latency.predictor import Predictor
-
     if not 0 < holdout < 1:
         raise DesignerError(f"--holdout must be between 0 and 1 (exclusive), got {holdout:g}")
     fitted, held = split(list(table.entries), holdout, seed)

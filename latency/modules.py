@@ -68,11 +68,11 @@ def op_input_shapes(key: OpKey, batch: int) -> list[tuple[int, ...]]:
 
 
 def random_inputs(shapes: list[tuple[int, ...]], dtype: torch.dtype, device: str, seed: int = 0) -> list[torch.Tensor]:
-    """Standard-normal inputs (never all zeros), channels-last where 4-D."""
-    generator = torch.Generator().manual_seed(seed)
+    """Standard-normal inputs (never all zeros) drawn on ``device``, channels-last where 4-D."""
+    generator = torch.Generator(device=device).manual_seed(seed)
     tensors = []
     for shape in shapes:
-        tensor = torch.randn(shape, generator=generator).to(device=device, dtype=dtype)
+        tensor = torch.randn(shape, generator=generator, device=device).to(dtype)
         if tensor.dim() == 4:
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         tensors.append(tensor)

@@ -143,11 +143,11 @@ class Predictor:
             work[kind] = _fit_work(features, ms[rows])
         coords = _coordinates(base, narrow, cin, res, cout)
         axes = [np.unique(c) for c in coords]
-        index = (variant.astype(np.int64), *(np.searchsorted(axis, c) for axis, c in zip(axes, coords)))
+        nodes = (variant.astype(np.int64), *(np.searchsorted(axis, c) for axis, c in zip(axes, coords)))
         shape = (len(variants), *(len(axis) for axis in axes))
         values, known = np.zeros(shape), np.zeros(shape, dtype=bool)
-        values[index] = np.log(ms)
-        known[index] = True
+        values[nodes] = np.log(ms)
+        known[nodes] = True
         ratio, log_cout, log_res = np.meshgrid(*axes, indexing="ij")
         node_cout, node_res = np.round(np.exp(log_cout), 6), np.round(np.exp(log_res), 6)
         node_cin = np.full(ratio.shape, float(narrow)) if narrow else np.round(np.exp(ratio) * node_cout, 6)
@@ -164,15 +164,17 @@ class Predictor:
 
     def _fit_roofline(self) -> np.ndarray:
         by_op: dict[tuple[str, int, int], list[tuple[OpKey, float]]] = defaultdict(list)
-        for key, ms in self.table.entries.items():
-            by_op[(key.kind, key.kernel, key.stride)].append((key, ms))
-        features, ms, memory_bound = [], [], []
+        for key, latency in self.table.entries.items():
+            by_op[(key.kind, key.kernel, key.stride)].append((key, latency))
+        features: list[np.ndarray] = []
+        latencies: list[np.ndarray] = []
+        memory_bound: list[np.ndarray] = []
         for (kind, kernel, stride), items in by_op.items():
             cin, res, cout = np.array([(k.cin, k.res, k.cout) for k, _ in items], dtype=np.float64).T
             features.append(work_features(kind, cin, res, cout, kernel, stride, self.batch))
-            ms.append([value for _, value in items])
+            latencies.append(np.array([value for _, value in items]))
             memory_bound.append(np.full(len(items), kind in DW_KINDS))
-        stacked, times, memory = np.concatenate(features), np.concatenate(ms), np.concatenate(memory_bound)
+        stacked, times, memory = np.concatenate(features), np.concatenate(latencies), np.concatenate(memory_bound)
         roofline = _fit_work(stacked, times)
         if memory.sum() >= 2:
             roofline[[0, 2]] = _fit_work(stacked[memory][:, [0, 2]], times[memory])
@@ -223,13 +225,6 @@ class Predictor:
         if not candidates:
             return None
         return min(candidates, key=lambda g: (abs(g[1] - kernel) + 2 * abs(g[2] - stride), abs(g[3] - narrow)))
-
-    def op_latency(self, key: OpKey) -> float:
-        return float(
-            self.predict(
-                OpQuery(key.kind, *(np.array([v]) for v in (key.cin, key.res, key.cout)), key.kernel, key.stride)
-            )[0]
-        )
 
     def layer_latency(self, layer: Layer) -> float | np.ndarray:
         """Latency (ms, whole batch) of a layer whose fields may be arrays of any shape."""

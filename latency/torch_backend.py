@@ -72,12 +72,14 @@ class TorchBackend:
         return module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def time_op(self, key: OpKey, batch: int) -> float:
-        module = self._prepare(op_module(key, self.settings.activation))
+        with torch.device("cuda"):
+            module = self._prepare(op_module(key, self.settings.activation))
         inputs = random_inputs(op_input_shapes(key, batch), self.dtype, "cuda")
         return self._time(lambda: module(*inputs))
 
     def time_network(self, spec: ArchSpec, batch: int) -> float:
-        module = self._prepare(network_module(spec))
+        with torch.device("cuda"):
+            module = self._prepare(network_module(spec))
         (x,) = random_inputs([(batch, spec.in_channels, spec.resolution, spec.resolution)], self.dtype, "cuda")
         return self._time(lambda: module(x))
 

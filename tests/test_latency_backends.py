@@ -1,0 +1,66 @@
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from designer.reference import resnet18
+from latency.backend import Settings, get_backend
+from latency.ops import OpKey
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_onnxruntime_cpu_times_ops_and_networks():
+    backend = get_backend("onnxruntime", Settings("fp32", warmup=1, repetitions=3, device="cpu"))
+    assert backend.device_name().startswith("CPU")
+    for key in (OpKey("conv_add_act", 16, 8, 32, 3, 1), OpKey("se", 32, 8, 8, 1, 1), OpKey("avgpool", 32, 4, 32, 0, 0)):
+        assert 0 < backend.time_op(key, 2) < 1000
+    assert 0 < backend.time_network(resnet18(32, 10), 2) < 10_000
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
+def test_tensorrt_backend_type_checks_against_the_tensorrt_stubs():
+    if importlib.util.find_spec("tensorrt") is None and importlib.util.find_spec("tensorrt_bindings") is None:
+        pytest.skip("neither tensorrt nor tensorrt-stubs is installed")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-incremental", "latency/trt_backend.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tensorrt_runs() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return False
+    return cuda_available()
+
+
+@pytest.mark.skipif(not _tensorrt_runs(), reason="tensorrt does not import here (or no GPU)")
+def test_tensorrt_builds_and_times_an_op_engine():
+    backend = get_backend("tensorrt", Settings("fp16", warmup=2, repetitions=5))
+    assert 0 < backend.time_op(OpKey("conv_add_act", 64, 28, 64, 3, 1), 8) < 100
+    assert 0 < backend.time_network(resnet18(64, 10), 8) < 1000
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU")
+def test_torch_ops_of_a_network_sum_to_its_end_to_end_time():
+    from designer.structure import arch_layers
+    from latency.ops import layer_ops
+
+    backend = get_backend("torch", Settings("fp16", warmup=3, repetitions=10))
+    spec = resnet18(128, 1000)
+    ops = [op for layer in arch_layers(spec) for op in layer_ops(layer)]
+    total = sum(backend.time_op(op, 64) for op in ops)
+    assert total == pytest.approx(backend.time_network(spec, 64), rel=0.1)

@@ -1,0 +1,85 @@
+import pytest
+from latency_helpers import synthetic_keys, true_latency
+
+from designer.errors import DesignerError
+from designer.reference import resnet50
+from designer.space import SearchSpace
+from designer.structure import arch_layers
+from latency.backend import Settings, check_device
+from latency.grid import profile_ops
+from latency.ops import layer_ops
+from latency.profiler import build_profile, partial_path
+from latency.table import LatencyTable
+
+
+class FakeBackend:
+    """Times ops by the synthetic formula; can be told to be interrupted after some ops."""
+
+    name = "torch"
+
+    def __init__(self, interrupt_after: int | None = None) -> None:
+        self.settings = Settings("fp32")
+        self.calls = 0
+        self.interrupt_after = interrupt_after
+
+    def device_name(self) -> str:
+        return "NVIDIA H100 80GB HBM3"
+
+    def provenance(self):
+        return {"device_name": self.device_name(), "method": "formula", "repetitions": 1, "activation": "relu"}
+
+    def time_op(self, key, batch):
+        if self.interrupt_after is not None and self.calls >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return true_latency(key, batch)
+
+    def time_network(self, spec, batch):
+        raise NotImplementedError
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr("latency.profiler.SAVE_EVERY_S", 0.0)
+    ops = sorted(synthetic_keys())[:40]
+    path = tmp_path / "h100-torch-fp32-b8.json"
+    with pytest.raises(KeyboardInterrupt):
+        build_profile(FakeBackend(interrupt_after=25), "h100", 8, ops, path, {}, progress=False)
+    partial = LatencyTable.load(partial_path(path))
+    assert not partial.complete and not path.exists() and len(partial.entries) == 25
+    backend = FakeBackend()
+    table = build_profile(backend, "h100", 8, ops, path, {}, progress=False)
+    assert backend.calls == 15 and table.complete and len(table.entries) == 40
+    assert not partial_path(path).exists() and LatencyTable.load(path).entries.keys() == set(ops)
+
+
+def test_a_run_refuses_to_resume_another_profile(tmp_path):
+    path = tmp_path / "h100-torch-fp32-b8.json"
+    build_profile(FakeBackend(), "h100", 8, sorted(synthetic_keys())[:3], path, {}, progress=False)
+    with pytest.raises(DesignerError, match="holds a different profile"):
+        build_profile(FakeBackend(), "h100", 16, sorted(synthetic_keys())[:3], path, {}, progress=False)
+
+
+def test_gpu_names_match_the_device_case_insensitively():
+    check_device(FakeBackend(), "h100")
+    check_device(FakeBackend(), "H100-80GB")
+    with pytest.raises(DesignerError, match="a v100 profile can only be measured on a v100"):
+        check_device(FakeBackend(), "v100")
+
+
+def test_the_grid_covers_the_design_space_kinds_and_the_reference_networks():
+    ops = set(profile_ops(224))
+    assert {op.kind for op in ops} == {
+        "conv",
+        "conv_act",
+        "conv_add",
+        "conv_add_act",
+        "dwconv_act",
+        "se",
+        "maxpool",
+        "avgpool",
+        "linear",
+    }
+    assert {op for layer in arch_layers(resnet50(224)) for op in layer_ops(layer)} <= ops
+    space = SearchSpace("bottleneck", 224)
+    assert {op.res for op in ops if op.kind == "conv_act" and op.cin >= 8} >= set(space.stage_resolutions[:-1])
+    assert 1000 < len(ops) < 3000  # sized for <= 10 minutes of H100 time (see benchmarks/latency_h100.sh)
