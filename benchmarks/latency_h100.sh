@@ -9,7 +9,8 @@
 # Same for fp32 (TF32 off: the DeepMAD paper's GPU-throughput setting). Everything is written under
 # $OUT (the device tool's output folder; a second argument overrides it): the profile
 # h100-torch-PREC-b256.json (and its .partial.json if the call is cut off: copy it to profiles/ and
-# run `build` again to resume), PREC/validate.json, PREC/validate.png and a log. Each step prints
+# run `build` again to resume), PREC/validate.json, PREC/validate.png (where matplotlib imports;
+# else `designer profile plot PREC/validate.json` draws it later) and a log. Each step prints
 # its wall time. Copy the finished profile to profiles/ to ship it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,8 @@ profile=h100-torch-$precision-b256
 shipped=profiles/$profile.json
 log=$out/$precision/log.txt
 
-python3 -c "import numpy, scipy, tqdm, matplotlib, torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+python3 -c "import numpy, scipy, tqdm, torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+python3 -c "import matplotlib" 2>/dev/null || echo "no matplotlib here: draw the PNGs later with designer profile plot PREC/validate.json"
 
 timed() {
     local start=$SECONDS

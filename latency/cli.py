@@ -60,6 +60,10 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     validate.set_defaults(handler=run_validate)
 
+    plot = commands.add_parser("plot", help="(re)draw validate.png from a validate.json")
+    plot.add_argument("report", type=Path, help="a validate.json written by designer profile validate")
+    plot.set_defaults(handler=run_plot)
+
 
 def _families(text: str) -> list[str]:
     from designer.space import FAMILY_DEFAULTS
@@ -152,7 +156,7 @@ def run_validate(args: argparse.Namespace) -> int:
     from latency.backend import Settings, check_device, get_backend
     from latency.predictor import Predictor
     from latency.profiles import resolve_profile
-    from latency.validate import measure, table_text, validation_specs, write_report
+    from latency.validate import measure, table_text, validation_specs, write_plot, write_report
 
     if args.nets < 0:
         raise DesignerError("--nets must be zero or more")
@@ -177,12 +181,21 @@ def run_validate(args: argparse.Namespace) -> int:
     report = write_report(results, specs, meta, args.output_dir)
     if args.json:
         print(json.dumps({**meta, "summary": report["summary"], "networks": report["networks"]}, indent=2))
-        return 0
-    s = report["summary"]
-    print(table_text(results))
-    print(
-        f"{len(results)} networks in {time.monotonic() - start:.0f} s: median |error| {s['median_abs_error']:.2%}, "
-        f"p90 {s['p90_abs_error']:.2%}, worst {s['max_abs_error']:.2%}, mean signed {s['mean_signed_error']:+.2%}; "
-        f"wrote {args.output_dir / 'validate.json'} and validate.png"
-    )
+    else:
+        s = report["summary"]
+        print(table_text(results))
+        print(
+            f"{len(results)} networks in {time.monotonic() - start:.0f} s: median |error| {s['median_abs_error']:.2%}, "
+            f"p90 {s['p90_abs_error']:.2%}, worst {s['max_abs_error']:.2%}, mean signed {s['mean_signed_error']:+.2%}"
+        )
+    plot = write_plot(args.output_dir / "validate.json")
+    if not args.json:
+        print(f"wrote {args.output_dir / 'validate.json'} and {plot}")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from latency.validate import write_plot
+
+    print(f"wrote {write_plot(args.report)}")
     return 0

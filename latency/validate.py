@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.errors import DesignerError
 from designer.fileio import atomic_write_bytes, atomic_write_text
 from designer.layers import total_macs
 from designer.reference import reference_spec
@@ -98,7 +99,7 @@ def table_text(results: list[NetResult]) -> str:
 
 
 def write_report(results: list[NetResult], specs: list[ArchSpec], meta: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """``validate.json`` (results, summary, the networks' specs) and ``validate.png`` under ``folder``."""
+    """``validate.json`` under ``folder``: the results, their summary and the networks' specs."""
     report = {
         **meta,
         "summary": summary(results),
@@ -106,8 +107,26 @@ def write_report(results: list[NetResult], specs: list[ArchSpec], meta: dict[str
         "specs": [s.to_dict() for s in specs],
     }
     atomic_write_text(folder / "validate.json", json.dumps(report, indent=2) + "\n")
-    atomic_write_bytes(folder / "validate.png", scatter_png(results, meta.get("profile", "")))
     return report
+
+
+def write_plot(report_path: Path) -> Path:
+    """``validate.png`` (predicted against measured) next to a ``validate.json``."""
+    try:
+        report = json.loads(report_path.read_text())
+        results = [NetResult(**row) for row in report["networks"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DesignerError(f"{report_path} is not a validate.json ({error}); give the file validate wrote") from None
+    try:
+        png = scatter_png(results, str(report.get("profile", "")))
+    except ImportError:
+        raise DesignerError(
+            f"the plot needs matplotlib, which does not import here; {report_path} is written: "
+            f"run `designer profile plot {report_path}` where matplotlib is installed"
+        ) from None
+    path = report_path.with_suffix(".png")
+    atomic_write_bytes(path, png)
+    return path
 
 
 def scatter_png(results: list[NetResult], title: str) -> bytes:

@@ -61,3 +61,33 @@ def test_solve_with_the_cpu_profile_meets_its_throughput_target(capsys):
     code, out, _ = run(capsys, *argv, "--resolution", "32", "--max-depth", "4", "--max-width", "256", "--json")
     data = json.loads(out)
     assert code == 0 and data["predicted_throughput"] >= 400
+
+
+def test_validate_measures_networks_end_to_end_and_plots_them(capsys, tmp_path):
+    code, out, _ = run(
+        capsys,
+        "profile",
+        "validate",
+        "cpu-ort-fp32-b8",
+        "--nets",
+        "1",
+        "--repetitions",
+        "3",
+        "--output-dir",
+        str(tmp_path),
+        "--json",
+    )
+    data = json.loads(out)
+    assert code == 0 and [n["name"] for n in data["networks"]][1:] == ["resnet50", "mobilenet_v2"]
+    assert all(n["measured_ms"] > 0 and n["predicted_ms"] > 0 for n in data["networks"])
+    assert {"median_abs_error", "p90_abs_error", "max_abs_error"} <= set(data["summary"])
+    assert (tmp_path / "validate.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "validate.json").read_text())
+    assert len(saved["specs"]) == 3 and saved["profile"] == "cpu-ort-fp32-b8"
+
+
+def test_plot_refuses_what_is_not_a_validate_report(capsys, tmp_path):
+    path = tmp_path / "validate.json"
+    path.write_text("{}")
+    code, _, err = run(capsys, "profile", "plot", str(path))
+    assert code == 2 and "is not a validate.json" in err
