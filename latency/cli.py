@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from designer.errors import DesignerError
+from designer.spec import ACTIVATIONS
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +25,9 @@ def register(subparsers: Any) -> None:
     profile.add_argument("--batch", type=int, help="batch size the profile is for")
     profile.add_argument("--resolution", type=int, default=224, help="input resolution of the design space")
     profile.add_argument("--families", default="basic,bottleneck,mbv2", help="block families whose layers to time")
-    profile.add_argument("--activation", default="relu", help="activation timed after convs (relu, silu, ...)")
+    profile.add_argument(
+        "--activation", default="relu", choices=ACTIVATIONS, help="activation timed after convs (default relu)"
+    )
     profile.add_argument("--device", default=None, help="onnxruntime execution provider: cpu (default) or cuda")
     profile.add_argument("--warmup", type=int, default=5, help="untimed runs before timing")
     profile.add_argument("--repetitions", type=int, default=20, help="timed runs; their median counts")

@@ -1,7 +1,8 @@
 """``designer profile``: time every op of the grid and write the profile, resumably.
 
 Progress goes to ``<name>.partial.json`` next to the profile (same format, ``"complete":
-false``), rewritten atomically every :data:`SAVE_EVERY_S` seconds; a rerun with the same
+false``), rewritten atomically every :data:`SAVE_EVERY_S` seconds and when the run is
+interrupted; a rerun with the same
 settings skips what it holds (or what an existing profile holds) and times the rest. The
 finished profile replaces the partial file. An op the device cannot run (out of memory) is
 left out and reported; the predictor extrapolates it like any other unmeasured shape.
@@ -66,16 +67,21 @@ def build_profile(
     saved = time.monotonic()
     table.complete = False
     with tqdm(total=len(ops), initial=len(ops) - len(todo), desc=table.name, unit="op", disable=not progress) as bar:
-        for op in todo:
-            try:
-                table.entries[op] = backend.time_op(op, batch)
-            except _out_of_memory() as error:
-                failed.append(f"{op.label()}: {type(error).__name__}")
-                _free_memory()
-            bar.update()
-            if time.monotonic() - saved > SAVE_EVERY_S:
+        try:
+            for op in todo:
+                try:
+                    table.entries[op] = backend.time_op(op, batch)
+                except _out_of_memory() as error:
+                    failed.append(f"{op.label()}: {type(error).__name__}")
+                    _free_memory()
+                bar.update()
+                if time.monotonic() - saved > SAVE_EVERY_S:
+                    table.save(partial)
+                    saved = time.monotonic()
+        except BaseException:
+            if table.entries:
                 table.save(partial)
-                saved = time.monotonic()
+            raise
     if not table.entries:
         raise DesignerError(f"no op could be timed on {backend.device_name()}; check the device and --batch")
     table.complete = True

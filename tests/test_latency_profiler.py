@@ -38,8 +38,7 @@ class FakeBackend:
         raise NotImplementedError
 
 
-def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
-    monkeypatch.setattr("latency.profiler.SAVE_EVERY_S", 0.0)
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     ops = sorted(synthetic_keys())[:40]
     path = tmp_path / "h100-torch-fp32-b8.json"
     with pytest.raises(KeyboardInterrupt):
