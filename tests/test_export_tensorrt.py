@@ -1,6 +1,7 @@
 """TensorRT engines: the engine code type-checks against tensorrt-stubs; builds and benches run where TensorRT does."""
 
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 import torch
 from test_export_onnx import tiny_spec, trained_like
 
+from designer.cli import main
 from designer.errors import DesignerError
 from export.deps import tensorrt_available
 from export.options import EngineOptions
@@ -116,3 +118,22 @@ def test_engine_builds_with_a_reused_timing_cache_and_matches_onnxruntime(tmp_pa
     with pytest.raises(DesignerError, match="TensorRT cannot parse the ONNX model"):
         build_engine(b"not an onnx model", EngineOptions(timing_cache=cache))
 
+
+@gpu_tensorrt
+def test_cli_builds_an_engine_into_a_triton_repository_and_benches_it(capsys, tmp_path):
+    from export.triton import parse_config
+
+    tiny_spec("mbv2").save(tmp_path / "arch.json")
+    plan, repo = tmp_path / "net.plan", tmp_path / "repo"
+    batches = ["--min-batch", "1", "--opt-batch", "4", "--max-batch", "8"]
+    argv = ["export", str(tmp_path / "arch.json"), "--onnx", str(tmp_path / "net.onnx"), "--engine", str(plan)]
+    argv += [*batches, "--timing-cache", str(tmp_path / "cache"), "--triton-repo", str(repo), "--name", "net"]
+    assert main(argv) == 0
+    assert "untrained" in capsys.readouterr().out
+    assert (repo / "net" / "1" / "model.plan").read_bytes() == plan.read_bytes()
+    config = parse_config((repo / "net" / "config.pbtxt").read_text())
+    assert (config.platform, config.max_batch_size) == ("tensorrt_plan", 8)
+
+    assert main(["bench", str(plan), "--warmup", "2", "--iters", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batch_range"] == [1, 4, 8] and report["parity"]["rel"] <= 2e-2
