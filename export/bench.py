@@ -18,11 +18,10 @@ import torch
 
 from designer.errors import DesignerError
 from export.onnx_export import ort_session
+from export.options import ENGINE_TOLERANCE
 from export.parity import Parity, check_parity
-from export.tensorrt_engine import BuildLogger
+from export.tensorrt_engine import TensorRTLogger
 
-FP16_TOLERANCE = 2e-2
-"""Default largest relative error against onnxruntime's fp32 output; fp16 engines stay well inside it."""
 _TORCH_TYPES = {
     trt.DataType.FLOAT: torch.float32,
     trt.DataType.HALF: torch.float16,
@@ -60,8 +59,9 @@ class EngineRunner:
     """A deserialized engine with one input and one output, one execution context and device buffers."""
 
     def __init__(self, plan: bytes) -> None:
-        self.logger = BuildLogger()
-        engine = trt.Runtime(self.logger).deserialize_cuda_engine(plan)
+        self.logger = TensorRTLogger()
+        self.runtime = trt.Runtime(self.logger)  # kept alive as long as the engine
+        engine = self.runtime.deserialize_cuda_engine(plan)
         if engine is None:
             raise DesignerError(
                 "TensorRT cannot load this engine (built by another TensorRT version or for another GPU?); "
@@ -91,7 +91,8 @@ class EngineRunner:
 
     def launch(self, stream: torch.cuda.Stream) -> None:
         if not self.context.execute_async_v3(stream.cuda_stream):
-            raise DesignerError(f"TensorRT failed to run the engine ({self.logger.errors[-1:]})")
+            reason = self.logger.errors[0] if self.logger.errors else "no error was logged"
+            raise DesignerError(f"TensorRT failed to run the engine ({reason})")
 
     def _dtype(self, name: str) -> torch.dtype:
         kind = self.engine.get_tensor_dtype(name)
@@ -137,7 +138,7 @@ def bench_engine(
     onnx_path: Path | None = None,
     warmup: int = 20,
     iters: int = 200,
-    tolerance: float = FP16_TOLERANCE,
+    tolerance: float = ENGINE_TOLERANCE,
 ) -> BenchResult:
     """Throughput and latency at the engine's min and opt batch; outputs checked at the opt batch.
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from designer.units import parse_count
+from export.options import ENGINE_TOLERANCE
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +40,9 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--onnx", type=Path, metavar="PATH", help="ONNX model it was built from (default PLAN.onnx)")
     bench.add_argument("--warmup", type=int, default=20, help="untimed launches per batch size (default 20)")
     bench.add_argument("--iters", type=int, default=200, help="timed launches per batch size (default 200)")
-    bench.add_argument("--tolerance", type=float, default=2e-2, help="largest relative output error (default 2e-2)")
+    bench.add_argument(
+        "--tolerance", type=float, default=ENGINE_TOLERANCE, help="largest relative output error (default 2e-2)"
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(handler=run_bench_command)
 

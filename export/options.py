@@ -8,6 +8,8 @@ from pathlib import Path
 from designer.errors import DesignerError
 
 PRECISIONS = ("fp32", "fp16")
+ENGINE_TOLERANCE = 2e-2
+"""Default largest relative error of an engine against onnxruntime's fp32 output (fp16 stays inside it)."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,11 @@ from designer.errors import DesignerError
 from designer.fileio import atomic_write_bytes
 from designer.spec import ArchSpec
 from export.deps import check_tensorrt
+from export.onnx_export import OPSET, export_onnx, verify_onnx
 from export.options import EngineOptions
 from export.parity import Parity
+from export.source import load_network
+from export.triton import TritonModel, check_target, model_config_schema, onnx_tensors, write_repository
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,6 @@ class ExportRequest:
 
     def check(self) -> None:
         """Raise on a request that cannot succeed, before anything is loaded or built."""
-        from export.triton import check_target, model_config_schema
-
         if not (self.onnx or self.engine or self.triton_repo):
             raise DesignerError("nothing to export; give --onnx PATH, --engine PATH and/or --triton-repo DIR")
         if self.triton_repo:
@@ -56,10 +57,10 @@ class ExportResult:
 
 
 def run_export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
-    """Export ``request.source``; ``log`` receives one line per step."""
-    from export.onnx_export import OPSET, export_onnx, verify_onnx
-    from export.source import load_network
+    """Export ``request.source``; ``log`` receives one line per step.
 
+    Everything is built (and the ONNX model verified) before the first file is written.
+    """
     request.check()
     network = load_network(request.source, request.prefer_ema)
     if not network.trained:
@@ -68,17 +69,19 @@ def run_export(request: ExportRequest, log: Callable[[str], None] = print) -> Ex
     parity = verify_onnx(model, network.model, network.spec)
     log("onnxruntime matches PyTorch: " + "; ".join(map(str, parity)))
     onnx_bytes = model.SerializeToString()
+    options = request.engine_options
+    plan = None
+    if request.engine:
+        from export.tensorrt_engine import build_engine  # imports TensorRT, which check() found
+
+        plan = build_engine(onnx_bytes, options, request.verbose)
+
     written = []
     if request.onnx:
         atomic_write_bytes(request.onnx, onnx_bytes)
         written.append(request.onnx)
         log(f"wrote {request.onnx} (opset {OPSET}, dynamic batch, batch-norm folded, {len(onnx_bytes) / 1e6:.1f} MB)")
-    plan = None
-    if request.engine:
-        from export.tensorrt_engine import build_engine
-
-        options = request.engine_options
-        plan = build_engine(onnx_bytes, options, request.verbose)
+    if request.engine and plan is not None:
         atomic_write_bytes(request.engine, plan)
         written.append(request.engine)
         log(
@@ -86,16 +89,14 @@ def run_export(request: ExportRequest, log: Callable[[str], None] = print) -> Ex
             f"tuned for {options.opt_batch}, {len(plan) / 1e6:.1f} MB)"
         )
     if request.triton_repo and request.name:
-        from export.triton import TritonModel, onnx_tensors, write_repository
-
         inputs, outputs = onnx_tensors(model)
         triton_model = TritonModel(
             request.name,
             "tensorrt_plan" if plan is not None else "onnxruntime_onnx",
             inputs,
             outputs,
-            max_batch=request.engine_options.max_batch,
-            preferred_batches=request.engine_options.preferred_batches,
+            max_batch=options.max_batch,
+            preferred_batches=options.preferred_batches,
             instances=request.instances,
         )
         target = write_repository(request.triton_repo, triton_model, plan if plan is not None else onnx_bytes)

@@ -21,7 +21,7 @@ class Network:
 def load_network(path: str | Path, prefer_ema: bool = True) -> Network:
     """A ``.json`` path is an arch spec; anything else a checkpoint (EMA weights if it has them)."""
     path = Path(path)
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         spec = ArchSpec.load(path)
         return Network(spec, build_model(spec).eval(), trained=False)
     spec, model = model_from_checkpoint(path, prefer_ema)

@@ -22,17 +22,24 @@ from export.options import EngineOptions
 Severity = trt.ILogger.Severity
 
 
-class BuildLogger(trt.ILogger):
-    """Prints TensorRT messages at or above ``WARNING`` (``INFO`` when verbose) to stderr; keeps errors."""
+class TensorRTLogger(trt.ILogger):
+    """Prints TensorRT's warnings (and info when verbose) to stderr and keeps its errors.
+
+    Errors are printed only when verbose: by default the caller reports the first one in its
+    single-line error.
+    """
 
     def __init__(self, verbose: bool = False) -> None:
         trt.ILogger.__init__(self)
         self.threshold = Severity.INFO if verbose else Severity.WARNING
+        self.verbose = verbose
         self.errors: list[str] = []
 
     def log(self, severity: trt.ILogger.Severity, msg: str) -> None:
         if severity <= Severity.ERROR:
             self.errors.append(msg)
+            if not self.verbose:
+                return
         if severity <= self.threshold:
             print(f"[TensorRT] {severity.name}: {msg}", file=sys.stderr)
 
@@ -45,7 +52,7 @@ def default_timing_cache() -> Path:
 
 def build_engine(onnx_model: bytes, options: EngineOptions, verbose: bool = False) -> bytes:
     """The serialized engine (plan) of ``onnx_model``, whose inputs have a dynamic first (batch) axis."""
-    logger = BuildLogger(verbose)
+    logger = TensorRTLogger(verbose)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
     parser = trt.OnnxParser(network, logger)
@@ -71,7 +78,7 @@ def build_engine(onnx_model: bytes, options: EngineOptions, verbose: bool = Fals
 
     plan = builder.build_serialized_network(network, config)
     if plan is None:
-        reason = logger.errors[-1] if logger.errors else "no error was logged"
+        reason = logger.errors[0] if logger.errors else "no error was logged"
         raise DesignerError(f"TensorRT could not build the engine ({reason}); rerun with --verbose for the build log")
     _save_timing_cache(config, cache, cache_path, loaded)
     return bytes(plan)

@@ -86,11 +86,11 @@ class TritonModel:
         """How to serve ``repo`` (the repository holding this model) and a client call."""
         source, target = self.inputs[0], self.outputs[0]
         shape = ", ".join(str(d) for d in (1, *source.dims))
-        engine_note = (
-            "\nA TensorRT plan runs only on the GPU model and TensorRT version it was built with: use the "
-            "Triton release whose TensorRT version matches (NVIDIA's framework support matrix lists them).\n"
+        note = (
+            "A TensorRT plan runs only on the GPU model and TensorRT version it was built with: use the "
+            "Triton release whose TensorRT version matches (NVIDIA's framework support matrix lists them)."
             if self.platform == "tensorrt_plan"
-            else ""
+            else "To serve on CPU, set `kind: KIND_CPU` in the `instance_group` of `config.pbtxt`."
         )
         return f"""# {self.name}
 
@@ -102,7 +102,9 @@ Serve the model repository that holds this directory:
 docker run --gpus all --rm -p 8000:8000 -p 8001:8001 -p 8002:8002 -v {repo.resolve()}:/models \\
     nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models
 ```
-{engine_note}
+
+{note}
+
 Client (`pip install 'tritonclient[http]'`):
 
 ```python
@@ -116,8 +118,6 @@ request.set_data_from_numpy(batch)
 result = client.infer("{self.name}", [request], outputs=[httpclient.InferRequestedOutput("{target.name}")])
 print(result.as_numpy("{target.name}").argmax(1))
 ```
-
-To serve on CPU (ONNX models only), set `kind: KIND_CPU` in `config.pbtxt`'s `instance_group`.
 """
 
 

@@ -55,7 +55,7 @@ def test_repository_layout_and_config_fit_tritons_schema(tmp_path, platform, fil
     readme = (target / "README.md").read_text()
     assert f"-v {tmp_path.resolve()}:/models" in readme and "tritonserver --model-repository=/models" in readme
     assert 'client.infer("resnet"' in readme and 'InferInput("input", list(batch.shape), "FP32")' in readme
-    assert ("TensorRT version" in readme) == (platform == "tensorrt_plan")
+    assert ("TensorRT version" in readme) == (platform == "tensorrt_plan") != ("KIND_CPU" in readme)
 
 
 @pytest.mark.parametrize(
