@@ -16,7 +16,7 @@ checkpoint; specs get random weights, which do not change speed. Measured on thi
 * ``cuda`` (when a GPU is visible): PyTorch fp16, channels_last, folded network replayed as a
   CUDA graph at ``--gpu-batch`` (throughput from CUDA events around ``--gpu-iters`` replays).
 * ``tensorrt`` (when TensorRT imports too): an fp16 engine tuned for ``--gpu-batch``, timed by
-  ``export.bench``.
+  ``export.bench`` (or the error that stopped it: untrained deep nets can overflow fp16).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from designer.analysis import analyze_spec
+from designer.errors import DesignerError
 from designer.model import build_model
 from designer.reference import REFERENCES, reference_spec
 from export.deps import tensorrt_available
@@ -171,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     results["cpu"] = cpu_throughput(network, onnx_bytes, args.batch, args.threads, args.iters)
     cuda = torch.cuda.is_available()
     results["cuda"] = cuda_graph_throughput(network, args.gpu_batch, args.gpu_iters) if cuda else None
-    trt = cuda and tensorrt_available()
-    results["tensorrt"] = tensorrt_throughput(onnx_bytes, args.gpu_batch, args.gpu_iters) if trt else None
+    results["tensorrt"] = None
+    if cuda and tensorrt_available():
+        try:
+            results["tensorrt"] = tensorrt_throughput(onnx_bytes, args.gpu_batch, args.gpu_iters)
+        except DesignerError as error:  # e.g. fp16 overflow of an untrained deep net fails the output check
+            results["tensorrt"] = {"error": str(error)}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
