@@ -25,7 +25,7 @@ class EngineOptions:
     min_batch: int = 1
     opt_batch: int = 32
     max_batch: int = 128
-    workspace: int = 4 << 30
+    workspace: int = 4_000_000_000  # 4G, as the CLI writes it
     timing_cache: Path | None = None
 
     def __post_init__(self) -> None:
