@@ -48,6 +48,8 @@ def training_model(
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.momentum = bn_momentum
     if sync_bn and dist.world > 1:
+        if not dist.cuda:
+            raise DesignerError("--sync-bn works on CUDA GPUs only (a PyTorch limit); drop it on the CPU")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(dist.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     assert isinstance(model, DesignedNet)

@@ -84,7 +84,6 @@ class Batches:
                 drop_last=train,
                 num_workers=workers,
                 pin_memory=dist.cuda,
-                persistent_workers=workers > 0,
                 generator=torch.Generator().manual_seed(seed),  # never draws from the global generator
             )
 

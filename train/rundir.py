@@ -38,7 +38,8 @@ def plot_curves(run_dir: Path, history: list[dict[str, Any]]) -> None:
     import matplotlib.pyplot as plt
 
     epochs = [record["epoch"] for record in history]
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     for key, label in (("train_loss", "train"), ("val_loss", "val"), ("ema_val_loss", "val (EMA)")):
         if key in history[0]:
             loss_axes.plot(epochs, [record[key] for record in history], marker=".", label=label)
