@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,6 @@ class TrainResult:
     run_dir: Path
     epochs_done: int
     history: list[dict[str, Any]]
-
-    @property
-    def final(self) -> dict[str, Any]:
-        return self.history[-1] if self.history else {}
 
 
 def train(config: TrainConfig, *, resume: bool = False, stop_after: int | None = None) -> TrainResult:
@@ -204,6 +201,7 @@ class _Run:
             unit_scale=True,
             desc=f"epoch {epoch + 1}/{self.config.epochs}",
             leave=False,
+            mininterval=1 if sys.stderr.isatty() else 30,  # a log file gets a line every 30 s
             disable=not (self.config.progress and dist.main),
         )
         loss_sum = torch.zeros((), dtype=torch.float64, device=dist.device)
