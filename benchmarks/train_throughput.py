@@ -94,7 +94,9 @@ class Bench:
         try:
             self.run(size, 2)
             return True
-        except torch.OutOfMemoryError:
+        except RuntimeError as error:  # torch.OutOfMemoryError, or cuDNN failing to allocate
+            if not out_of_memory(error):
+                raise
             self.release()
             return False
 
@@ -107,6 +109,11 @@ class Bench:
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def out_of_memory(error: RuntimeError) -> bool:
+    text = str(error)
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in text or "CUDNN_STATUS_ALLOC" in text
 
 
 def largest_batch(bench: Bench, limit: int) -> int:
@@ -141,7 +148,9 @@ def measure(bench: Bench, size: int, args: argparse.Namespace) -> dict[str, Any]
             bench.run(size, args.warmup)
             seconds = bench.run(size, args.steps)
             break
-        except torch.OutOfMemoryError:
+        except RuntimeError as error:
+            if not out_of_memory(error):
+                raise
             bench.release()
             size -= max(8, size // 16 // 8 * 8)
             log(f"    out of memory while timing; retrying at batch {size}")

@@ -60,7 +60,17 @@ def register(subparsers: Any) -> None:
     evaluate.set_defaults(handler=run_eval)
 
 
+def _needs_train_extra() -> None:
+    """Fail with the fix when the ``train`` extra (kornia, Pillow) is not installed."""
+    import importlib.util
+
+    missing = [name for name in ("kornia", "PIL") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DesignerError(f"training needs {' and '.join(missing)}; install them with pip install 'designer[train]'")
+
+
 def run_train(args: argparse.Namespace) -> int:
+    _needs_train_extra()
     from train.loop import train
     from train.recipe import TrainConfig, knobs
     from train.rundir import CONFIG
@@ -79,6 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    _needs_train_extra()
     from train.evaluate import evaluate_checkpoint
 
     if args.batch_size < 1:

@@ -18,6 +18,7 @@ Formats (nothing is ever downloaded):
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import re
 from collections.abc import Callable
@@ -84,6 +85,8 @@ def load_data(root: str | Path) -> ImageData:
         raise DesignerError(f"data directory {root} does not exist; check --data")
     if not root.is_dir():
         raise DesignerError(f"--data {root} is a file; pass the directory that holds the data set")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise DesignerError(f"cannot read data directory {root} (permission denied); check its permissions")
     reader = _detect(root)
     if reader is None:
         found = [(child, r) for child in _subdirs(root) if (r := _detect(child)) is not None]
@@ -172,17 +175,21 @@ def _scan(split_dir: Path, classes: tuple[str, ...], require_each: bool) -> File
     files: list[str] = []
     labels: list[int] = []
     for index, name in enumerate(classes):
-        try:
-            found = sorted(
-                str(p) for p in (split_dir / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-            )
-        except OSError as error:
-            raise DesignerError(f"cannot read {split_dir / name} ({error.strerror}); check its permissions") from None
+        found = sorted(
+            os.path.join(folder, file)
+            for folder, _, names in os.walk(split_dir / name, onerror=_unreadable, followlinks=True)
+            for file in names
+            if os.path.splitext(file)[1].lower() in IMAGE_SUFFIXES
+        )
         if require_each and not found:
             raise DesignerError(f"class folder {split_dir / name} has no images; add some or remove the folder")
         files += found
         labels += [index] * len(found)
     return FileSplit(tuple(files), torch.tensor(labels, dtype=torch.int64))
+
+
+def _unreadable(error: OSError) -> None:
+    raise DesignerError(f"cannot read {error.filename} ({error.strerror}); check its permissions")
 
 
 # --- CIFAR -------------------------------------------------------------------------------
