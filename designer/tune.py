@@ -73,10 +73,10 @@ def open_study(config: TuneConfig) -> optuna.Study:
         sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(
             seed=config.seed, constraints_func=_constraint
         )
-        directions = ["maximize", "maximize"]
+        directions = [optuna.study.StudyDirection.MAXIMIZE] * 2
     else:
         sampler = optuna.samplers.TPESampler(seed=config.seed, constraints_func=_constraint, n_startup_trials=4)
-        directions = ["maximize"]
+        directions = [optuna.study.StudyDirection.MAXIMIZE]
     try:
         return optuna.create_study(
             study_name=config.study,
