@@ -48,7 +48,7 @@ class Layer:
     cin: Int
     cout: Int
     res_in: Int
-    kernel: int = 1
+    kernel: Int = 1
     stride: int = 1
     groups: Int = 1
     bias: bool = False

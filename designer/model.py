@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from designer.modules import ConvNormAct
+from designer.modules import BasicBlock, Bottleneck, ConvNormAct, InvertedResidual
 from designer.spec import ArchSpec
 from designer.structure import iter_blocks
 
@@ -46,6 +46,11 @@ class DesignedNet(nn.Module):
             elif isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, 0, 0.01)
                 nn.init.zeros_(module.bias)
+        for block in self.stages.modules():
+            end = block.residual_branch_end() if isinstance(block, (BasicBlock, Bottleneck, InvertedResidual)) else None
+            if end is not None:
+                # every residual block starts as its shortcut, so deep designs stay finite at init
+                nn.init.zeros_(end.bn.weight)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))

@@ -53,6 +53,10 @@ class BasicBlock(nn.Module):
         self.shortcut = _shortcut(shape)
         self.act = make_activation(activation)
 
+    def residual_branch_end(self) -> ConvNormAct | None:
+        """The conv whose output the residual add follows."""
+        return self.conv2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.conv2(self.conv1(x)) + self.shortcut(x))
 
@@ -68,6 +72,10 @@ class Bottleneck(nn.Module):
         self.shortcut = _shortcut(shape)
         self.act = make_activation(activation)
 
+    def residual_branch_end(self) -> ConvNormAct | None:
+        """The conv whose output the residual add follows."""
+        return self.conv3
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.conv3(self.conv2(self.conv1(x))) + self.shortcut(x))
 
@@ -82,6 +90,10 @@ class InvertedResidual(nn.Module):
         self.se = SqueezeExcite(hidden, int(se_squeeze(cin)), activation) if shape.se else nn.Identity()
         self.project = ConvNormAct(hidden, width, 1)
         self.residual = shape.stride == 1 and cin == width
+
+    def residual_branch_end(self) -> ConvNormAct | None:
+        """The conv whose output the residual add follows (None: this block has no residual)."""
+        return self.project if self.residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.project(self.se(self.dwconv(self.expand(x))))

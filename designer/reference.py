@@ -7,7 +7,7 @@ SiLU respectively, SE squeeze width a quarter of the block's input width).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from designer.errors import DesignerError
 from designer.spec import ArchSpec, StageSpec, StemSpec
@@ -45,7 +45,7 @@ def resnet50(resolution: int = 224, classes: int = 1000) -> ArchSpec:
 
 def _mbconv_net(
     name: str,
-    rows: list[tuple[float, int, int, int, int]],
+    rows: Sequence[tuple[float, int, int, int, int]],
     se: bool,
     head: int,
     activation: str,

@@ -240,8 +240,8 @@ class _Problem:
         span = hi[self.last] - lo[self.last]
         cuts = [lo[self.last] + (span * k) // LAST_SEGMENTS for k in range(LAST_SEGMENTS + 1)]
         for a, b in zip(cuts, cuts[1:]):
-            start, step = add({**lo, self.last: a}), add({**lo, self.last: np.minimum(a + 1, b)})
-            items.append((self.last, a, b, (start, step), (start, step)))
+            pair = (add({**lo, self.last: a}), add({**lo, self.last: np.minimum(a + 1, b)}))
+            items.append((self.last, a, b, pair, pair))
         base = {**lo, self.last: hi[self.last]}
         for name in self.dims:
             if not (hi[name] > lo[name]).any():

@@ -19,9 +19,9 @@ block layer lists that price a single spec (``designer.blocks``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -50,8 +50,10 @@ class SearchSpace:
     max_width: int = 2048
     stem_widths: tuple[int, ...] = tuple(range(16, 129, 8))
     max_depth: int = 32
-    kernel: int | None = None
-    expansion: int | None = None
+    kernel: int = 0
+    """Kernel of every block; 0 = the family's default."""
+    expansion: int = 0
+    """Bottleneck output/inner width or mbv2 hidden/input width; 0 = the family's default."""
     head_width: int = 1280
     se: bool = True
     num_classes: int = 1000
@@ -65,17 +67,17 @@ class SearchSpace:
         if defaults is None:
             raise DesignerError(f"unknown family {self.family!r}; use one of: {', '.join(FAMILY_DEFAULTS)}")
         _, kernel, expansion, _ = defaults
-        if self.kernel is None:
+        if not self.kernel:
             object.__setattr__(self, "kernel", kernel)
-        if self.expansion is None:
+        if not self.expansion and expansion is not None:
             object.__setattr__(self, "expansion", expansion)
         if self.kernel not in (1, 3, 5, 7):
             raise DesignerError(f"--kernel {self.kernel} is not supported; use 1, 3, 5 or 7")
-        if self.family == "basic" and self.expansion is not None:
+        if self.family == "basic" and self.expansion:
             raise DesignerError("basic blocks have no expansion; drop --expansion")
         if self.family != "basic" and (int(self.expansion) != self.expansion or self.expansion < 1):
             raise DesignerError(f"--expansion must be a whole number >= 1, got {self.expansion}")
-        if self.width_step < 1 or self.max_width < self.width_step * (self.expansion or 1):
+        if self.width_step < 1 or self.max_width < self.width_step * max(self.expansion, 1):
             raise DesignerError("the width grid is empty; use --width-step >= 1 and a larger --max-width")
         step = self.width_step * (self.expansion if self.family == "bottleneck" else 1)
         object.__setattr__(self, "widths", tuple(range(step, self.max_width + 1, step)))
@@ -223,7 +225,7 @@ class SearchSpace:
         )
 
 
-LayerCosts = "Sequence[tuple[str, Callable[[Layer], Any]]] | None"
+LayerCosts: TypeAlias = "Sequence[tuple[str, Callable[[Layer], Any]]] | None"
 
 
 class Terms:

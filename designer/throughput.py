@@ -41,7 +41,9 @@ def throughput_from_latency(model: LatencyModel, latency_ms: float) -> float:
 
 
 def throughput_constraint(model: LatencyModel, target: float) -> Constraint:
-    return Constraint(LATENCY, latency_limit(model, target), layer_cost=model.layer_latency, monotone=False, convex=False)
+    return Constraint(
+        LATENCY, latency_limit(model, target), layer_cost=model.layer_latency, monotone=False, convex=False
+    )
 
 
 def predicted_throughput(model: LatencyModel, spec: ArchSpec) -> float:

@@ -1,0 +1,28 @@
+"""What ``designer export`` exports: an arch spec (random weights) or a checkpoint (trained weights)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from designer.checkpoint import model_from_checkpoint
+from designer.model import DesignedNet, build_model
+from designer.spec import ArchSpec
+
+
+@dataclass(frozen=True)
+class Network:
+    spec: ArchSpec
+    model: DesignedNet
+    trained: bool
+    """False for a spec JSON: its weights are a random initialisation."""
+
+
+def load_network(path: str | Path, prefer_ema: bool = True) -> Network:
+    """A ``.json`` path is an arch spec; anything else a checkpoint (EMA weights if it has them)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        spec = ArchSpec.load(path)
+        return Network(spec, build_model(spec).eval(), trained=False)
+    spec, model = model_from_checkpoint(path, prefer_ema)
+    return Network(spec, model.eval(), trained=True)

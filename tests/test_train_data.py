@@ -1,0 +1,260 @@
+"""Data formats of ``designer train``: ImageFolder, CIFAR python/binary, IDX; and their errors.
+
+The ``write_*`` helpers build tiny data sets on disk; the other training tests import them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from designer.errors import DesignerError
+from designer.spec import ArchSpec, StageSpec, StemSpec
+from train.datasets import FileSplit, TensorSplit, channel_stats, load_data
+from train.distributed import Dist
+from train.loader import Batches
+
+COLOURS = ((220, 30, 30), (30, 200, 40), (40, 50, 210))
+CPU = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
+
+
+def tiny_spec(classes: int = 3, channels: int = 3, resolution: int = 16, name: str = "tiny") -> ArchSpec:
+    """A two-block network small enough to train in a test."""
+    return ArchSpec(
+        resolution=resolution,
+        stem=StemSpec(width=8),
+        stages=(StageSpec(block="basic", width=16, depth=1), StageSpec(block="basic", width=16, depth=1, stride=1)),
+        num_classes=classes,
+        in_channels=channels,
+        name=name,
+    )
+
+
+def write_image_folder(root: Path, train_per_class: int = 8, val_per_class: int = 3, seed: int = 0) -> Path:
+    """Three classes of noisy solid colours as PNGs; one grey image and one nested, non-square one."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", train_per_class), ("val", val_per_class)):
+        for label, colour in enumerate(COLOURS):
+            folder = root / split / f"class{label}"
+            folder.mkdir(parents=True)
+            for index in range(count):
+                shape = (18, 24, 3) if index == 1 else (20, 20, 3)
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, shape), 0, 255).astype(np.uint8)
+                path = folder / ("nested" if index == 1 else "") / f"{index}.png"
+                path.parent.mkdir(exist_ok=True)
+                Image.fromarray(pixels).save(path)
+    Image.fromarray(np.full((20, 20), 128, np.uint8), mode="L").save(root / "train" / "class0" / "grey.png")
+    return root
+
+
+def cifar_arrays(count: int, seed: int, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 3072), dtype=np.uint8), rng.integers(0, classes, count)
+
+
+def write_cifar10_python(root: Path) -> Path:
+    root.mkdir(parents=True)
+    for index, name in enumerate([*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]):
+        data, labels = cifar_arrays(4, index)
+        (root / name).write_bytes(pickle.dumps({b"data": data, b"labels": labels.tolist()}))
+    names = [f"name{i}".encode() for i in range(10)]
+    (root / "batches.meta").write_bytes(pickle.dumps({b"label_names": names}))
+    return root
+
+
+def write_cifar10_binary(root: Path) -> Path:
+    root.mkdir(parents=True)
+    for index, name in enumerate([*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"]):
+        data, labels = cifar_arrays(4, index)
+        (root / name).write_bytes(np.concatenate([labels[:, None].astype(np.uint8), data], 1).tobytes())
+    (root / "batches.meta.txt").write_text("\n".join(f"name{i}" for i in range(10)) + "\n")
+    return root
+
+
+def write_idx(root: Path, train: int = 40, test: int = 12, side: int = 8, classes: int = 4) -> Path:
+    """IDX files (train gzip-compressed, t10k raw) whose class sets the image brightness."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for prefix, count, opener in (("train", train, gzip.open), ("t10k", test, open)):
+        labels = np.arange(count) % classes
+        base = (labels * 255 // max(classes - 1, 1))[:, None, None]
+        images = np.clip(base + rng.normal(0, 20, (count, side, side)), 0, 255).astype(np.uint8)
+        suffix = ".gz" if opener is gzip.open else ""
+        with opener(root / f"{prefix}-images-idx3-ubyte{suffix}", "wb") as handle:
+            handle.write(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (count, side, side)))
+            handle.write(images.tobytes())
+        with opener(root / f"{prefix}-labels-idx1-ubyte{suffix}", "wb") as handle:
+            handle.write(bytes([0, 0, 8, 1]) + count.to_bytes(4, "big") + labels.astype(np.uint8).tobytes())
+    return root
+
+
+def test_image_folder_scans_classes_and_decodes_squares(tmp_path):
+    data = load_data(write_image_folder(tmp_path / "folder"))
+    assert data.format == "imagefolder" and data.classes == ("class0", "class1", "class2")
+    assert isinstance(data.train, FileSplit) and (len(data.train), len(data.val)) == (25, 9)
+    assert data.train.labels.bincount().tolist() == [9, 8, 8]
+    assert any("nested" in name for name in data.train.files)
+    batches = Batches(data.train, CPU, 25, train=False, size=16, mode="RGB")
+    images, labels = next(batches.epoch(0))
+    assert images.shape == (25, 3, 16, 16) and images.dtype == torch.uint8 and labels.shape == (25,)
+    grey = data.train.files.index(str(tmp_path / "folder" / "train" / "class0" / "grey.png"))
+    assert torch.equal(images[grey, 0], images[grey, 1])  # a grey image becomes three equal channels
+    red = images[labels == 0].float().mean((0, 2, 3))
+    assert red[0] > red[1] and red[0] > red[2]
+    mono, _ = next(Batches(data.val, CPU, 4, train=False, size=12, mode="L").epoch(0))
+    assert mono.shape == (4, 1, 12, 12)
+
+
+def test_cifar_python_and_binary_read_the_same_images(tmp_path):
+    python = load_data(write_cifar10_python(tmp_path / "py" / "cifar-10-batches-py"))
+    binary = load_data(write_cifar10_binary(tmp_path / "bin" / "cifar-10-batches-bin"))
+    found_in_parent = load_data(tmp_path / "py")  # --data may name the folder above the batches
+    assert (python.format, binary.format, found_in_parent.root.name) == (
+        "cifar-python",
+        "cifar-binary",
+        python.root.name,
+    )
+    for split in ("train", "val"):
+        a, b = getattr(python, split), getattr(binary, split)
+        assert isinstance(a, TensorSplit) and a.images.shape == (20 if split == "train" else 4, 3, 32, 32)
+        assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    rows, labels = cifar_arrays(4, 0)
+    assert torch.equal(python.train.images[:4].flatten(1), torch.from_numpy(rows))
+    assert python.train.labels[:4].tolist() == labels.tolist()
+    assert python.classes == binary.classes == tuple(f"name{i}" for i in range(10))
+
+
+def test_cifar100_reads_fine_labels(tmp_path):
+    root = tmp_path / "cifar-100-python"
+    root.mkdir()
+    for name, seed in (("train", 0), ("test", 1)):
+        data, fine = cifar_arrays(6, seed, classes=100)
+        (root / name).write_bytes(
+            pickle.dumps({b"data": data, b"fine_labels": fine.tolist(), b"coarse_labels": [0] * 6})
+        )
+    (root / "meta").write_bytes(pickle.dumps({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}))
+    binary = tmp_path / "cifar-100-binary"
+    binary.mkdir()
+    for name, seed in (("train.bin", 0), ("test.bin", 1)):
+        data, fine = cifar_arrays(6, seed, classes=100)
+        coarse = np.zeros((6, 1), np.uint8)
+        (binary / name).write_bytes(np.concatenate([coarse, fine[:, None].astype(np.uint8), data], 1).tobytes())
+    python_data, binary_data = load_data(root), load_data(binary)
+    assert python_data.num_classes == 100
+    assert python_data.train.labels.tolist() == binary_data.train.labels.tolist() == cifar_arrays(6, 0, 100)[1].tolist()
+
+
+def test_idx_reads_compressed_and_raw_files_and_channel_stats(tmp_path):
+    data = load_data(write_idx(tmp_path / "fashion"))
+    assert data.format == "idx" and data.classes == ("0", "1", "2", "3")
+    assert isinstance(data.train, TensorSplit) and data.train.images.shape == (40, 1, 8, 8)
+    assert data.val.images.shape == (12, 1, 8, 8) and data.val.labels.tolist() == [i % 4 for i in range(12)]
+    (mean,), (std,) = channel_stats(data)
+    pixels = data.train.images.double() / 255
+    assert mean == pytest.approx(pixels.mean().item()) and std == pytest.approx(pixels.std(unbiased=False).item())
+
+
+def _missing(root: Path) -> Path:
+    return root / "missing"
+
+
+def _a_file(root: Path) -> Path:
+    (root / "file.txt").write_text("x")
+    return root / "file.txt"
+
+
+def _empty(root: Path) -> Path:
+    return root
+
+
+def _no_val(root: Path) -> Path:
+    (root / "train" / "a").mkdir(parents=True)
+    return root
+
+
+def _two_sets(root: Path) -> Path:
+    write_idx(root / "mnist")
+    write_cifar10_binary(root / "cifar")
+    return root
+
+
+def _other_val_classes(root: Path) -> Path:
+    write_image_folder(root)
+    (root / "val" / "class2").rename(root / "val" / "other")
+    return root
+
+
+def _empty_class(root: Path) -> Path:
+    write_image_folder(root)
+    for split in ("train", "val"):
+        (root / split / "empty").mkdir()
+    return root
+
+
+def _truncated_idx(root: Path) -> Path:
+    path = write_idx(root) / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-5])
+    return root
+
+
+def _junk_cifar(root: Path) -> Path:
+    (write_cifar10_python(root / "c") / "test_batch").write_bytes(b"junk")
+    return root
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (_missing, "does not exist; check --data"),
+        (_a_file, "is a file"),
+        (_empty, "holds no data set designer reads"),
+        (_no_val, "has train/ but no val/"),
+        (_two_sets, "holds several data sets (cifar, mnist)"),
+        (_other_val_classes, "different class folders (class2, other)"),
+        (_empty_class, "has no images"),
+        (_truncated_idx, "IDX files look damaged"),
+        (_junk_cifar, "CIFAR files look damaged"),
+    ],
+    ids=lambda value: value.__name__.strip("_") if callable(value) else None,
+)
+def test_unreadable_data_directory_is_one_line_error(tmp_path, build, message):
+    with pytest.raises(DesignerError) as caught:
+        load_data(build(tmp_path))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_undecodable_image_names_the_file(tmp_path, workers):
+    root = write_image_folder(tmp_path)
+    broken = root / "val" / "class1" / "broken.png"
+    broken.write_bytes(b"not a png")
+    batches = Batches(load_data(root).val, CPU, 4, train=False, size=16, workers=workers)
+    with pytest.raises(DesignerError) as caught:
+        list(batches.epoch(0))
+    assert str(caught.value).startswith(f"cannot decode image {broken}") and "\n" not in str(caught.value)
+
+
+def test_training_batches_shard_the_epoch_over_processes(tmp_path):
+    split = load_data(write_idx(tmp_path)).train
+    shards = [Dist(rank, 2, rank, torch.device("cpu")) for rank in (0, 1)]
+    epochs = {}
+    for epoch in (0, 1):
+        seen = [
+            torch.cat([labels for _, labels in Batches(split, d, 5, train=True, seed=3).epoch(epoch)]) for d in shards
+        ]
+        assert [len(s) for s in seen] == [20, 20]
+        epochs[epoch] = [
+            torch.cat([images for images, _ in Batches(split, d, 5, train=True, seed=3).epoch(epoch)]) for d in shards
+        ]
+    assert not torch.equal(epochs[0][0], epochs[1][0])  # a new order every epoch
+    full = torch.cat(epochs[0]).flatten(1)
+    assert len({tuple(row.tolist()) for row in full}) == 40  # together the two processes see every image once
+    single = Batches(split, CPU, 5, train=True, seed=3)
+    again = Batches(split, CPU, 5, train=True, seed=3)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(single.epoch(4), again.epoch(4)))

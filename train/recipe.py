@@ -1,0 +1,152 @@
+"""The training recipe: every knob of ``designer train`` as one frozen, JSON-serialisable dataclass.
+
+Defaults are the DeepMAD paper's ImageNet recipe as published with its code (SGD with momentum
+0.9, learning rate 0.1 per 256 images, weight decay 5e-5, 480 epochs) completed with the
+regularisation it inherits from Zen-NAS/TinyNAS (label smoothing 0.1, AutoAugment, mixup,
+random erasing) plus Nesterov momentum, a 5-epoch linear warm-up and cutmix switched with
+mixup. Each field is a ``designer train`` flag of the same name (``min_lr`` is ``--min-lr``);
+the CLI builds its options from the ``help`` metadata below.
+
+Fields marked ``runtime`` may change when a run is resumed; the others shape the result, so a
+resumed run must keep them (see :func:`recipe_differences`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from designer.errors import DesignerError
+from designer.fileio import atomic_write_text
+
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+POLICIES = ("autoaugment", "randaugment", "none")
+DEVICES = ("auto", "cuda", "cpu")
+
+
+def _knob(default: Any, help: str, *, runtime: bool = False, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "runtime": runtime, "choices": choices})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str
+    """Arch JSON path or reference network name (``resnet50``)."""
+    data: str
+    """Data directory: ImageFolder (train/, val/), CIFAR python/binary batches or IDX files."""
+    out: str
+    """Run directory: config, metrics, curves, checkpoints."""
+
+    # --- schedule ------------------------------------------------------------------------
+    epochs: int = _knob(480, "training epochs")
+    batch_size: int = _knob(256, "global batch size, split evenly over the torchrun processes")
+    lr: float = _knob(0.1, "peak learning rate per 256 images (scaled linearly with --batch-size)")
+    min_lr: float = _knob(1e-5, "learning rate at the end of the cosine decay and during cool-down")
+    warmup_epochs: float = _knob(5.0, "linear warm-up epochs from 0 to the peak learning rate")
+    cooldown_epochs: float = _knob(0.0, "final epochs held at --min-lr after the cosine decay")
+    # --- optimizer -----------------------------------------------------------------------
+    momentum: float = _knob(0.9, "SGD momentum")
+    nesterov: bool = _knob(True, "Nesterov momentum")
+    weight_decay: float = _knob(5e-5, "weight decay of conv and linear weights (not of norms and biases)")
+    label_smoothing: float = _knob(0.1, "label smoothing of the cross-entropy")
+    bn_momentum: float = _knob(0.1, "batch-norm running-statistics momentum (PyTorch convention)")
+    ema_decay: float = _knob(0.0, "keep an EMA of the weights with this decay per step (e.g. 0.9998); 0 = off")
+    # --- augmentation and mixing ---------------------------------------------------------
+    crop_scale: tuple[float, float] = _knob((0.08, 1.0), "random resized crop: area fraction range (MIN MAX)")
+    hflip: float = _knob(0.5, "probability of a horizontal flip")
+    policy: str = _knob("autoaugment", "automatic augmentation policy", choices=POLICIES)
+    randaugment_n: int = _knob(2, "RandAugment: operations per image")
+    randaugment_m: int = _knob(9, "RandAugment: magnitude (1-29)")
+    random_erasing: float = _knob(0.2, "probability of random erasing")
+    mixup: float = _knob(0.2, "mixup alpha (Beta(alpha, alpha) mixing weight); 0 = off")
+    cutmix: float = _knob(1.0, "cutmix alpha; 0 = off")
+    mix_prob: float = _knob(1.0, "probability that a batch is mixed")
+    mix_switch: float = _knob(0.5, "probability of cutmix instead of mixup when both are on")
+    eval_crop: float = _knob(0.875, "ImageFolder: centre-crop fraction at evaluation (resize to resolution/crop)")
+    # --- numerics and performance --------------------------------------------------------
+    amp: str = _knob(
+        "auto", "mixed precision: auto = bf16 on CUDA (fp16 if unsupported), off on CPU", choices=AMP_MODES
+    )
+    channels_last: bool = _knob(True, "channels_last memory format")
+    compile: bool = _knob(False, "torch.compile the model", runtime=True)
+    sync_bn: bool = _knob(False, "synchronise batch-norm statistics across torchrun processes")
+    seed: int = _knob(0, "random seed (data order, augmentation, initial weights)")
+    device: str = _knob("auto", "device: auto = CUDA when available", runtime=True, choices=DEVICES)
+    workers: int = _knob(8, "data-loading processes per training process (ImageFolder)", runtime=True)
+    progress: bool = _knob(True, "progress bars", runtime=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DesignerError(f"train config has unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}")
+        values = dict(data)
+        if "crop_scale" in values:
+            values["crop_scale"] = tuple(values["crop_scale"])
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def knobs() -> list[Any]:
+    """The recipe fields (everything except arch, data and out), in declaration order."""
+    return [f for f in fields(TrainConfig) if f.default is not MISSING]
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def recipe_differences(saved: TrainConfig, new: TrainConfig) -> list[str]:
+    """``--flag new (run: old)`` for every result-shaping field that differs."""
+    return [
+        f"{flag(f.name)} {getattr(new, f.name)} (run: {getattr(saved, f.name)})"
+        for f in knobs()
+        if not f.metadata["runtime"] and getattr(saved, f.name) != getattr(new, f.name)
+    ]
+
+
+def validate(config: TrainConfig) -> None:
+    """Raise :class:`DesignerError` naming the first bad value and its flag."""
+    for name in ("epochs", "batch_size", "randaugment_n"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DesignerError(f"{flag(name)} must be a positive integer, got {value!r}")
+    if config.workers < 0:
+        raise DesignerError(f"--workers must be 0 or more, got {config.workers}")
+    if not 1 <= config.randaugment_m <= 29:
+        raise DesignerError(f"--randaugment-m must be in 1..29, got {config.randaugment_m}")
+    for name in ("lr", "eval_crop"):
+        if not getattr(config, name) > 0:
+            raise DesignerError(f"{flag(name)} must be positive, got {getattr(config, name)}")
+    for name in ("min_lr", "warmup_epochs", "cooldown_epochs", "weight_decay", "mixup", "cutmix"):
+        if getattr(config, name) < 0:
+            raise DesignerError(f"{flag(name)} must be 0 or more, got {getattr(config, name)}")
+    for name in ("momentum", "label_smoothing", "bn_momentum", "hflip", "random_erasing", "mix_prob", "mix_switch"):
+        if not 0 <= getattr(config, name) <= 1:
+            raise DesignerError(f"{flag(name)} must be in [0, 1], got {getattr(config, name)}")
+    if not 0 <= config.ema_decay < 1:
+        raise DesignerError(f"--ema-decay must be in [0, 1), got {config.ema_decay}")
+    if config.eval_crop > 1:
+        raise DesignerError(f"--eval-crop must be at most 1, got {config.eval_crop}")
+    low, high = config.crop_scale
+    if not 0 < low <= high <= 1:
+        raise DesignerError(f"--crop-scale needs 0 < MIN <= MAX <= 1, got {low} {high}")
+    if config.warmup_epochs + config.cooldown_epochs > config.epochs:
+        raise DesignerError(
+            f"--warmup-epochs {config.warmup_epochs:g} plus --cooldown-epochs {config.cooldown_epochs:g} exceed "
+            f"--epochs {config.epochs}; shorten them"
+        )
+    for name, allowed in (("amp", AMP_MODES), ("policy", POLICIES), ("device", DEVICES)):
+        if getattr(config, name) not in allowed:
+            raise DesignerError(f"{flag(name)} {getattr(config, name)!r} is not one of {', '.join(allowed)}")
