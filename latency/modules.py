@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from designer.modules import ConvNormAct, SqueezeExcite, make_activation
+from designer.modules import SqueezeExcite, make_activation
 from designer.spec import ArchSpec
 from latency.ops import OpKey, base_kind, has_act, has_add
 
@@ -79,18 +78,9 @@ def random_inputs(shapes: list[tuple[int, ...]], dtype: torch.dtype, device: str
     return tensors
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """``model`` in eval mode with every ``ConvNormAct`` batch-norm folded into a biased conv."""
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, ConvNormAct) and isinstance(module.bn, nn.BatchNorm2d):
-            module.conv = fuse_conv_bn_eval(module.conv, module.bn)
-            module.add_module("bn", nn.Identity())
-    return model
-
-
 def network_module(spec: ArchSpec) -> nn.Module:
     """The designed network with batch-norm folded (what inference runs)."""
     from designer.model import build_model
+    from export.fold import fold_batchnorm
 
     return fold_batchnorm(build_model(spec))
