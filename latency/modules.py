@@ -79,8 +79,17 @@ def random_inputs(shapes: list[tuple[int, ...]], dtype: torch.dtype, device: str
 
 
 def network_module(spec: ArchSpec) -> nn.Module:
-    """The designed network with batch-norm folded (what inference runs)."""
+    """The designed network with batch-norm folded (what inference runs).
+
+    Batch-norm scales are drawn afresh first: the network zero-initialises the last one of
+    each residual branch, which would leave that branch's folded conv all zeros, and zeros
+    can run faster than real weights do.
+    """
     from designer.model import build_model
     from export.fold import fold_batchnorm
 
-    return fold_batchnorm(build_model(spec))
+    model = build_model(spec)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            nn.init.uniform_(module.weight, 0.5, 1.5)
+    return fold_batchnorm(model)

@@ -64,3 +64,13 @@ def test_torch_ops_of_a_network_sum_to_its_end_to_end_time():
     ops = [op for layer in arch_layers(spec) for op in layer_ops(layer)]
     total = sum(backend.time_op(op, 64) for op in ops)
     assert total == pytest.approx(backend.time_network(spec, 64), rel=0.1)
+
+
+def test_timed_networks_have_no_all_zero_convs():
+    from torch import nn
+
+    from designer.reference import resnet50
+    from latency.modules import network_module
+
+    convs = [m for m in network_module(resnet50(32, 10)).modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(bool(conv.weight.abs().sum() > 0) and conv.bias is not None for conv in convs)
