@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,13 @@ from designer.units import format_count, parse_count
 def register(subparsers: Any) -> None:
     solve = subparsers.add_parser("solve", help="design the highest-entropy network under the given limits")
     add_design_arguments(solve)
+    solve.add_argument(
+        "--verify", action="store_true", help="measure on this GPU and correct until within 5%% above target"
+    )
+    solve.add_argument("--rounds", type=int, default=4, help="most --verify rounds (default 4)")
+    solve.add_argument(
+        "--match", metavar="REFERENCE", help="target the throughput of a reference net (resnet50) on --profile"
+    )
     solve.add_argument("-o", "--output", type=Path, help="write the arch spec (JSON) here")
     solve.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     solve.set_defaults(handler=run_solve)
@@ -95,23 +103,111 @@ def _parse_alpha(text: str | None, stages: int) -> list[float]:
 
 
 def run_solve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from designer.design import design
 
-    result = design(design_request(args))
+    request = design_request(args)
+    measurer = None
+    if args.verify or args.match:
+        if not args.profile:
+            raise DesignerError("--verify and --match need --profile NAME (the target GPU's latency profile)")
+    if args.verify:
+        from designer.verify import Measurer
+
+        measurer = Measurer(args.profile)
+    reference = None
+    if args.match:
+        from designer.analysis import analyze_spec
+        from designer.reference import reference_spec
+        from latency.predictor import Predictor
+
+        spec = reference_spec(args.match, args.resolution, args.classes)
+        predictor = Predictor.load(args.profile) if measurer is None else measurer.predictor()
+        speed = measurer.throughput(spec) if measurer is not None else predictor.throughput(spec)
+        reference = (spec, analyze_spec(spec, request.alpha, request.beta), speed)
+        request = replace(request, target_throughput=speed)
+    if measurer is not None:
+        return _solve_verified(args, request, measurer, reference)
+    result = design(request)
+    _emit(args, result, {}, reference)
+    return 0
+
+
+def _solve_verified(args: argparse.Namespace, request: Any, measurer: Any, reference: Any) -> int:
+    from designer.verify import BAND, in_band, verify
+
+    target = request.target_throughput
+
+    def report(entry: Any) -> None:
+        if not args.json:
+            print(
+                f"round {entry.number}: asked {entry.asked:,.0f}  predicted {entry.predicted:,.0f}  "
+                f"measured {entry.measured:,.0f} images/s (target {target:,.0f}-{BAND * target:,.0f})"
+                + (f"; profiled {entry.new_ops} new ops" if entry.new_ops else ""),
+                flush=True,
+            )
+
+    history = verify(request, measurer, args.rounds, report)
+    last = history[-1]
+    extra = {
+        "measured_throughput": last.measured,
+        "rounds": [
+            {"asked": r.asked, "predicted": r.predicted, "measured": r.measured, "new_ops": r.new_ops} for r in history
+        ],
+    }
+    _emit(args, last.design, extra, reference)
+    if in_band(history, target):
+        return 0
+    closest = min(history, key=lambda r: abs(r.measured / target - (1 + BAND) / 2))
+    print(
+        f"error: after {len(history)} rounds the measured throughput is {last.measured:,.0f} images/s, outside "
+        f"{target:,.0f}-{BAND * target:,.0f} (closest: round {closest.number}, {closest.measured:,.0f}); "
+        "neighbouring designs on the grid step over the band: raise --rounds or widen the grid (--width-step)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _emit(args: argparse.Namespace, result: Any, extra: dict[str, Any], reference: Any) -> None:
     if args.output:
         result.spec.save(args.output)
+    data = {**result.to_dict(), **extra}
+    if reference is not None:
+        spec, analysis, speed = reference
+        data["reference"] = {**analysis.to_dict(), "throughput": speed, "arch": spec.to_dict()}
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print_design(result.spec, result.analysis, result.rho0, result.solve_seconds)
-        if "predicted_throughput" in result.extra:
-            print(
-                f"predicted throughput {result.extra['predicted_throughput']:,.0f} images/s on {args.profile} "
-                f"(target {args.target_throughput:,.0f})"
-            )
-        if args.output:
-            print(f"arch spec written to {args.output}")
-    return 0
+        print(json.dumps(data, indent=2))
+        return
+    print_design(result.spec, result.analysis, result.rho0, result.solve_seconds)
+    if "predicted_throughput" in result.extra:
+        measured = f", measured {extra['measured_throughput']:,.0f}" if "measured_throughput" in extra else ""
+        print(
+            f"predicted throughput {result.extra['predicted_throughput']:,.0f} images/s on {args.profile}{measured} "
+            f"(target {result.extra['target_throughput']:,.0f})"
+        )
+    if reference is not None:
+        spec, analysis, speed = reference
+        speed_design = extra.get("measured_throughput", result.extra.get("predicted_throughput"))
+        print_comparison(spec.name, analysis, speed, "design", result.analysis, speed_design)
+    if args.output:
+        print(f"arch spec written to {args.output}")
+
+
+def print_comparison(
+    name: str, first: Analysis, first_speed: float, other: str, second: Analysis, second_speed: float
+) -> None:
+    rows = [
+        ("throughput (images/s)", f"{first_speed:,.0f}", f"{second_speed:,.0f}"),
+        ("params", format_count(first.params), format_count(second.params)),
+        ("FLOPs", format_count(first.flops), format_count(second.flops)),
+        ("depth", str(first.report.depth), str(second.report.depth)),
+        ("rho", f"{first.report.rho:.3f}", f"{second.report.rho:.3f}"),
+        ("entropy", f"{first.report.entropy:,.0f}", f"{second.report.entropy:,.0f}"),
+    ]
+    print(f"{'':22}  {name:>12}  {other:>12}")
+    for label, a, b in rows:
+        print(f"{label:22}  {a:>12}  {b:>12}")
 
 
 def print_design(spec: Any, analysis: Analysis, rho0: float, seconds: float | None = None) -> None:

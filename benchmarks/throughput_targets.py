@@ -1,0 +1,155 @@
+"""Throughput-constrained design on the real GPU: open loop, closed loop (--verify) and --match.
+
+On a machine with the profile's GPU, for 10 targets spread geometrically over the profile's
+reachable range (from the highest reachable throughput down by ``--span``):
+
+* open loop: solve against the profile as shipped, build the design, measure it; the
+  prediction error is ``predicted / measured - 1``;
+* closed loop: ``designer.verify`` rounds until the measured throughput is in
+  ``[target, 1.05 * target]``;
+* match: target ResNet-50's measured throughput, verify, compare entropies.
+
+Results go to ``--out`` (JSON, rewritten after every target, so a run cut short keeps them).
+
+    python benchmarks/throughput_targets.py --profile h100-torch-fp16 --out fp16_targets.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from designer.analysis import analyze_spec
+from designer.design import DesignRequest, design
+from designer.fileio import atomic_write_text
+from designer.reference import reference_spec
+from designer.solver import cheapest
+from designer.throughput import throughput_constraint
+from designer.verify import BAND, Measurer, in_band, verify
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", required=True)
+    parser.add_argument("--family", default="bottleneck")
+    parser.add_argument("--targets", type=int, default=10)
+    parser.add_argument("--span", type=float, default=20.0, help="lowest target = highest reachable / span")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--match", default="resnet50")
+    parser.add_argument("--resolution", type=int, default=224)
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    # the closed loop extends the profile: keep those additions out of the shipped folder
+    os.environ.setdefault("DESIGNER_PROFILE_DIR", tempfile.mkdtemp(prefix="profiles-"))
+
+    measurer = Measurer(args.profile)
+    shipped = measurer.predictor()
+    request = DesignRequest(
+        family=args.family, profile=args.profile, resolution=args.resolution, num_classes=args.classes
+    )
+    space = request.space()
+    fastest = 1000.0 * shipped.batch / cheapest(space, throughput_constraint(shipped, 1.0), [], request.rho0)
+    targets = np.geomspace(fastest / args.span, fastest / 1.25, args.targets)
+    results: dict[str, Any] = {
+        "profile": args.profile,
+        "family": args.family,
+        "device": measurer.backend.device_name(),
+        "highest_reachable_predicted": fastest,
+        "open_loop": [],
+        "closed_loop": [],
+        "match": None,
+    }
+
+    def save() -> None:
+        atomic_write_text(args.out, json.dumps(results, indent=2) + "\n")
+
+    print(f"highest reachable (predicted) {fastest:,.0f} images/s; targets {', '.join(f'{t:,.0f}' for t in targets)}")
+    for target in targets:
+        start = time.perf_counter()
+        result = design(replace(request, target_throughput=float(target)), latency_model=shipped)
+        measured = measurer.throughput(result.spec)
+        predicted = result.extra["predicted_throughput"]
+        row = {
+            "target": float(target),
+            "predicted": predicted,
+            "measured": measured,
+            "error": predicted / measured - 1,
+            "solve_seconds": result.solve_seconds,
+            "seconds": time.perf_counter() - start,
+            "arch": result.spec.to_dict(),
+        }
+        results["open_loop"].append(row)
+        save()
+        print(
+            f"open   target {target:9,.0f}  predicted {predicted:9,.0f}  measured {measured:9,.0f}  error {row['error']:+.2%}"
+        )
+    for target in targets:
+        start = time.perf_counter()
+        history = verify(replace(request, target_throughput=float(target)), measurer, args.rounds)
+        last = history[-1]
+        row = {
+            "target": float(target),
+            "measured": last.measured,
+            "in_band": in_band(history, float(target)),
+            "rounds": [
+                {"asked": r.asked, "predicted": r.predicted, "measured": r.measured, "new_ops": r.new_ops}
+                for r in history
+            ],
+            "seconds": time.perf_counter() - start,
+            "arch": last.design.spec.to_dict(),
+        }
+        results["closed_loop"].append(row)
+        save()
+        print(
+            f"verify target {target:9,.0f}  measured {last.measured:9,.0f}  ratio {last.measured / target:.3f}  "
+            f"rounds {len(history)}  {'in band' if row['in_band'] else 'MISSED'}"
+        )
+    reference = reference_spec(args.match, request.resolution, request.num_classes)
+    reference_speed = measurer.throughput(reference)
+    history = verify(replace(request, target_throughput=reference_speed), measurer, args.rounds)
+    ours = history[-1].design
+    theirs = analyze_spec(reference, request.alpha, request.beta)
+    results["match"] = {
+        "reference": args.match,
+        "reference_measured": reference_speed,
+        "design_measured": history[-1].measured,
+        "ratio": history[-1].measured / reference_speed,
+        "reference_entropy": theirs.report.entropy,
+        "design_entropy": ours.analysis.report.entropy,
+        "reference_params": theirs.params,
+        "design_params": ours.analysis.params,
+        "reference_flops": theirs.flops,
+        "design_flops": ours.analysis.flops,
+        "reference_rho": theirs.report.rho,
+        "design_rho": ours.analysis.report.rho,
+        "rounds": len(history),
+        "arch": ours.spec.to_dict(),
+    }
+    save()
+    open_errors = [abs(r["error"]) for r in results["open_loop"]]
+    print(
+        f"open loop: {sum(e <= 0.05 for e in open_errors)}/{len(open_errors)} within 5% "
+        f"(median |error| {np.median(open_errors):.2%}); closed loop: "
+        f"{sum(r['in_band'] for r in results['closed_loop'])}/{len(results['closed_loop'])} in "
+        f"[target, {BAND} x target]"
+    )
+    m = results["match"]
+    print(
+        f"match {args.match}: {m['reference_measured']:,.0f} vs design {m['design_measured']:,.0f} images/s "
+        f"(ratio {m['ratio']:.3f}); entropy {m['reference_entropy']:,.0f} vs {m['design_entropy']:,.0f}; "
+        f"params {m['reference_params'] / 1e6:.1f}M vs {m['design_params'] / 1e6:.1f}M; "
+        f"FLOPs {m['reference_flops'] / 1e9:.2f}G vs {m['design_flops'] / 1e9:.2f}G"
+    )
+
+
+if __name__ == "__main__":
+    main()
