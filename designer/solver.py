@@ -140,16 +140,18 @@ class _Problem:
     def tighten(self, lo: Index, hi: Index) -> np.ndarray:
         """Narrow ranges by the ``a <= b`` pairs, in place; returns which boxes stay non-empty."""
         for a, b in self.pairs:
-            lo[b] = np.maximum(lo[b], np.searchsorted(self.grids[b], self.grids[a][lo[a]], "left"))
+            lo[b] = np.maximum(lo[b], np.searchsorted(self.grids[b], self.value(a, lo[a]), "left"))
         for a, b in reversed(self.pairs):
-            hi[a] = np.minimum(hi[a], np.searchsorted(self.grids[a], self.grids[b][hi[b]], "right") - 1)
+            hi[a] = np.minimum(hi[a], np.searchsorted(self.grids[a], self.value(b, hi[b]), "right") - 1)
         ok = np.ones(len(lo[self.last]), dtype=bool)
         for name in self.names:
             ok &= lo[name] <= hi[name]
         return ok
 
     def value(self, name: str, index: np.ndarray) -> np.ndarray:
-        return self.grids[name][index]
+        """Grid values at indices (clipped: an emptied range may step one past either end)."""
+        grid = self.grids[name]
+        return grid[np.clip(index, 0, len(grid) - 1)]
 
     # --- costs and the last width --------------------------------------------------------------
     def fits(self, totals: Any) -> np.ndarray:

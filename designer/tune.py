@@ -3,7 +3,7 @@
 Each trial samples ``rho0`` on a log scale, solves the throughput-constrained MP, measures the
 design's real throughput on the local device, and scores it by a short proxy training whose
 per-epoch accuracy is reported to Optuna's pruner. ``measured >= target`` is an Optuna
-constraint (``constraints_func``), so infeasible designs never win. A trial whose solve gives
+constraint (``Trial.set_constraint``), so infeasible designs never win. A trial whose solve gives
 a design already evaluated reuses that result. The study lives in the given storage: a rerun
 continues it, and an interrupted trial is recorded as failed and run again.
 
@@ -63,19 +63,13 @@ class TuneConfig:
             raise DesignerError(f"--trials must be at least 1, got {self.trials}")
 
 
-def _constraint(trial: optuna.trial.FrozenTrial) -> tuple[float]:
-    return tuple(trial.user_attrs.get("constraint", (math.inf,)))  # type: ignore[return-value]
-
-
 def open_study(config: TuneConfig) -> optuna.Study:
     """Create the study, or load it to continue where it stopped."""
     if config.multi_objective:
-        sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(
-            seed=config.seed, constraints_func=_constraint
-        )
+        sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=config.seed)
         directions = [optuna.study.StudyDirection.MAXIMIZE] * 2
     else:
-        sampler = optuna.samplers.TPESampler(seed=config.seed, constraints_func=_constraint, n_startup_trials=4)
+        sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=4)
         directions = [optuna.study.StudyDirection.MAXIMIZE]
     try:
         return optuna.create_study(
@@ -119,7 +113,7 @@ class Objective:
             result = design(request, latency_model=self.latency_model)
         except DesignerError as error:
             trial.set_user_attr("error", str(error))
-            trial.set_user_attr("constraint", (math.inf,))
+            _set_constraint(trial, math.inf)
             raise optuna.TrialPruned(f"no design: {error}") from None
         spec = result.spec
         summary = {
@@ -137,12 +131,12 @@ class Objective:
         if earlier is not None:
             measured = earlier.user_attrs["measured_throughput"]
             trial.set_user_attr("measured_throughput", measured)
-            trial.set_user_attr("constraint", (target - measured,))
+            _set_constraint(trial, target - measured)
             trial.set_user_attr("reused_from", earlier.number)
             return tuple(earlier.values) if self.config.multi_objective else float(earlier.values[0])
         measured = self.runner.measure(spec)
         trial.set_user_attr("measured_throughput", measured)
-        trial.set_user_attr("constraint", (target - measured,))
+        _set_constraint(trial, target - measured)
         trial_dir = self.config.out / "trials" / f"trial-{trial.number:04d}"
 
         def report(epoch: int, accuracy: float) -> None:
@@ -162,6 +156,12 @@ class Objective:
             if earlier.user_attrs.get("digest") == digest and "measured_throughput" in earlier.user_attrs:
                 return earlier
         return None
+
+
+def _set_constraint(trial: optuna.Trial, shortfall: float) -> None:
+    """``target - measured`` (feasible when <= 0), for the sampler and for the reports."""
+    trial.set_constraint("throughput", shortfall)
+    trial.set_user_attr("constraint", (shortfall,))
 
 
 def tune(config: TuneConfig, runner: TrialRunner, latency_model: Any, progress: bool = True) -> optuna.Study:

@@ -13,6 +13,7 @@ import dataclasses
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,16 +44,23 @@ class TrainResult:
     history: list[dict[str, Any]]
 
 
-def train(config: TrainConfig, *, resume: bool = False, stop_after: int | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
     """Train ``config.arch`` on ``config.data`` into ``config.out``.
 
     ``resume`` continues the run in ``config.out`` from its last checkpoint; ``stop_after``
-    ends this call after that many epochs (a later resume goes on from there).
+    ends this call after that many epochs (a later resume goes on from there). ``on_epoch``
+    gets each epoch's metrics record once it is checkpointed (a tuner's pruner raises there).
     """
     if stop_after is not None and stop_after < 1:
         raise DesignerError(f"--stop-after must be a positive number of epochs, got {stop_after}")
     with process_group(config.device) as dist:
-        return _Run(config, dist, resume).fit(stop_after)
+        return _Run(config, dist, resume).fit(stop_after, on_epoch)
 
 
 def prepare_spec(arch: str, data: ImageData) -> tuple[ArchSpec, str | None]:
@@ -172,7 +180,7 @@ class _Run:
             seed_all(self.config.seed + self.dist.rank + 1_000_003 * self.start_epoch)
 
     # --- training ------------------------------------------------------------------------
-    def fit(self, stop_after: int | None) -> TrainResult:
+    def fit(self, stop_after: int | None, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
         config, dist = self.config, self.dist
         end = config.epochs if stop_after is None else min(config.epochs, self.start_epoch + stop_after)
         self._log_start()
@@ -187,6 +195,8 @@ class _Run:
             self.history.append(record)
             self._save(epoch + 1)
             dist.log(_summary(record, config.epochs))
+            if on_epoch is not None:
+                on_epoch(record)
         if end == config.epochs:
             dist.log(f"run complete: {self.run_dir}")
         return TrainResult(self.run_dir, end, self.history)
