@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.spec import ArchSpec
-from designer.tune import Report
+
+if TYPE_CHECKING:
+    from designer.tune import Report
 
 
 def register(subparsers: Any) -> None:
