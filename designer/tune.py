@@ -19,11 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import optuna
 
 from designer.design import DesignRequest, design
 from designer.errors import DesignerError
 from designer.spec import ArchSpec
+from designer.verify import AIM
 
 Report = Callable[[int, float], None]
 """``report(epoch, accuracy)``: called by proxy training after every epoch."""
@@ -106,11 +108,24 @@ class Objective:
             changes["beta"] = trial.suggest_float("beta", *self.config.beta_range, log=True)
         return replace(request, **changes)
 
+    def calibration(self, trial: optuna.Trial) -> float:
+        """Median predicted / measured throughput of the study's measured designs (1 before any)."""
+        ratios = [
+            t.user_attrs["predicted_throughput"] / t.user_attrs["measured_throughput"]
+            for t in trial.study.get_trials(deepcopy=False)
+            if t.user_attrs.get("measured_throughput") and t.user_attrs.get("predicted_throughput")
+        ]
+        return float(np.median(ratios)) if ratios else 1.0
+
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         request = self.request(trial)
         target = float(request.target_throughput or 0.0)
+        # the constraint is on measured throughput: ask the solver for the target corrected by how far
+        # the profile's predictions have been from this machine's measurements so far
+        asked = target * AIM * self.calibration(trial)
+        trial.set_user_attr("asked_throughput", asked)
         try:
-            result = design(request, latency_model=self.latency_model)
+            result = design(replace(request, target_throughput=asked), latency_model=self.latency_model)
         except DesignerError as error:
             trial.set_user_attr("error", str(error))
             _set_constraint(trial, math.inf)
@@ -152,7 +167,8 @@ class Objective:
 
     @staticmethod
     def _same_design(trial: optuna.Trial, digest: str) -> optuna.trial.FrozenTrial | None:
-        for earlier in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        states = (optuna.trial.TrialState.COMPLETE,)
+        for earlier in trial.study.get_trials(deepcopy=False, states=states):
             if earlier.user_attrs.get("digest") == digest and "measured_throughput" in earlier.user_attrs:
                 return earlier
         return None
