@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
-from latency.check import ErrorSummary, predict_keys, split
+from latency.check import ErrorSummary, split
 from latency.ops import OpKey
-from latency.predictor import Predictor
+from latency.predictor import Predictor, predict_keys
 from latency.table import LatencyTable
 from latency.tinynas import read_tinynas
 

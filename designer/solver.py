@@ -28,6 +28,8 @@ Entropy never decreases and no cost decreases when any index grows (``designer.s
   is ``S >= L log(L / rho0)`` with a convex right side. Together they give a linear
   programme over the box whose optimum bounds the entropy of every feasible design in it;
   any Lagrange multipliers bound that programme in turn.
+* Narrowing: the same linear limits bound how far each branched variable can rise from the
+  box's low corner (the others at their most favourable ends); tops beyond it are cut off.
 * A box is infeasible when the budgets fail at its low corner, when ``rho`` cannot be met
   even at its high corner, or when its width ranges admit no non-decreasing sequence.
 
@@ -35,13 +37,15 @@ Boxes are split in halves best bound first, in vectorised batches, along the dim
 contributes most to the first-order bound. Every box's midpoint is evaluated, and each new
 best design is hill-climbed, to find good designs early. A box is dropped only when its
 bound is no better than the best design found, so when no box remains the best design is
-the optimum of the grid problem.
+the optimum of the grid problem. Large batches are bounded in chunks on a few threads.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +58,8 @@ from designer.space import Evaluation, GridEvaluator, SearchSpace
 BATCH = 2048
 LAST_SEGMENTS = 8
 DUAL_ROUNDS = 3
+MAX_THREADS = 4
+MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -215,9 +221,10 @@ class _Problem:
         spread = ((np.clip(t, lows[:, None, :], highs[:, None, :]) - t) ** 2).sum(-1).min(-1)
         return self.space.beta * np.exp(spread / len(self.depths))
 
-    def linear_bound(self, lo: Index, hi: Index) -> tuple[np.ndarray, np.ndarray]:
-        """First-order bound on the entropy of feasible designs of each box, and each branched
-        dimension's share of the bound.
+    def linear_bound(self, lo: Index, hi: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First-order bound on the entropy of feasible designs of each box, each branched
+        dimension's share of the bound, and the largest step from ``lo`` (in grid values) that
+        each branched dimension can take under the linear limits.
 
         Entropy and the sum of log-widths ``S`` have increasing differences and are concave
         along every variable. Telescoping ``E(x) - E(lo)`` one variable at a time, each
@@ -279,11 +286,21 @@ class _Problem:
         gain, size = np.stack(gains, 1), np.stack(sizes, 1)
         coefficients = np.stack([np.stack(limit, 1) for limit in limits])
         bound = entropy[0] + _lagrangian_bound(gain, size, coefficients, np.stack(rooms))
+        reach = _linear_reach(size, coefficients, np.stack(rooms))
         shares = np.zeros((n, len(self.dims)))
+        steps = np.full((n, len(self.dims)), np.inf)
         for j, (name, *_) in enumerate(items):
             if name != self.last:
                 shares[:, self.dims.index(name)] += gain[:, j] * size[:, j]
-        return bound, shares
+                steps[:, self.dims.index(name)] = reach[:, j]
+        return bound, shares, steps
+
+    def narrow(self, rows: np.ndarray, lo_r: Index, hi: Index, steps: np.ndarray) -> None:
+        """Lower the tops of boxes ``rows`` to the largest step from ``lo`` the linear limits allow."""
+        for d, name in enumerate(self.dims):
+            reach = self.value(name, lo_r[name]) + steps[:, d] * (1 + 1e-9) + 1e-9
+            top = np.searchsorted(self.grids[name], reach, "right") - 1
+            hi[name][rows] = np.minimum(hi[name][rows], np.maximum(top, lo_r[name]))
 
     def bound(self, lo_box: np.ndarray, hi_box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Upper bounds of the objective over boxes (``-inf``: no feasible design), the boxes
@@ -308,10 +325,11 @@ class _Problem:
             reachable = top.totals["log_width"] >= min_sum_log_width(bottom.totals["layers"], self.rho0)
             entropy = top.entropy
             if self.linear:
-                first_order, shares = self.linear_bound(lo_r, hi_r)
+                first_order, shares, steps = self.linear_bound(lo_r, hi_r)
                 entropy = np.minimum(entropy, first_order)
                 informed = shares.max(1) > 0
                 split[rows[informed]] = np.argmax(shares[informed], 1)
+                self.narrow(rows, lo_r, hi, steps)
             upper[rows] = np.where(reachable, entropy - self.min_penalty(lo_r, hi_r), -np.inf)
         return upper, self.pack(lo), self.pack(hi), split
 
@@ -369,6 +387,16 @@ def _slope(table: np.ndarray, rows: tuple[int, int], step: np.ndarray) -> np.nda
     return np.where(step > 0, (table[end] - table[start]) / np.where(step > 0, step, 1.0), 0.0)
 
 
+def _linear_reach(size: np.ndarray, coefficients: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+    """Largest ``x_j`` each item can take under ``coefficients[c] . x <= rooms[c]``, ``0 <= x <= size``
+    (the other items at their most favourable ends); ``inf`` where no limit binds it."""
+    relief = np.maximum(-coefficients, 0.0) * size[None]
+    slack = rooms[:, :, None] + relief.sum(-1, keepdims=True) - relief
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = np.where(coefficients > 0, slack / np.where(coefficients > 0, coefficients, 1.0), np.inf)
+    return np.minimum(reach.min(0), size)
+
+
 def _lagrangian_bound(gain: np.ndarray, size: np.ndarray, coefficients: np.ndarray, rooms: np.ndarray) -> np.ndarray:
     """Upper bound of ``max gain . x`` s.t. ``coefficients[c] . x <= rooms[c]``, ``0 <= x <= size``.
 
@@ -411,6 +439,18 @@ def _lagrangian_bound(gain: np.ndarray, size: np.ndarray, coefficients: np.ndarr
     return np.where(infeasible, -np.inf, bound)
 
 
+def _bound_in_parallel(
+    problem: _Problem, pool: ThreadPoolExecutor, threads: int, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`_Problem.bound` over chunks of boxes on the pool's threads (NumPy releases the
+    GIL inside its array loops, so large batches use every core)."""
+    chunks = max(1, min(threads, len(lo) // MIN_CHUNK))
+    if chunks == 1:
+        return problem.bound(lo, hi)
+    parts = list(pool.map(problem.bound, np.array_split(lo, chunks), np.array_split(hi, chunks)))
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))  # type: ignore[return-value]
+
+
 def solve(
     space: SearchSpace,
     constraints: Sequence[Constraint],
@@ -431,47 +471,49 @@ def solve(
     hi = (problem.sizes - 1)[None, :].astype(np.int64)
     upper, lo, hi, split = problem.bound(lo, hi)
     best_value, best_point, best_last = -np.inf, None, -1
-    while True:
-        keep = upper > best_value
-        lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
-        if not len(lo):
-            break
-        if time_limit is not None and time.perf_counter() - start > time_limit:
-            raise DesignerError(
-                f"the solve did not finish within {time_limit:g} s; use coarser grids or a larger --time-limit"
+    threads = min(os.cpu_count() or 1, MAX_THREADS)
+    with ThreadPoolExecutor(threads) as pool:
+        while True:
+            keep = upper > best_value
+            lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
+            if not len(lo):
+                break
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                raise DesignerError(
+                    f"the solve did not finish within {time_limit:g} s; use coarser grids or a larger --time-limit"
+                )
+            stats.iterations += 1
+            if progress is not None:
+                progress(stats, best_value, float(upper.max()), len(lo))
+            order = np.argsort(-upper)
+            take, rest = order[:BATCH], order[BATCH:]
+            parent_lo, parent_hi, axis = lo[take], hi[take], split[take]
+            leaf = (parent_hi == parent_lo).all(1)
+            probes = [parent_lo[leaf]]
+            parent_lo, parent_hi, axis = parent_lo[~leaf], parent_hi[~leaf], axis[~leaf]
+            rows = np.arange(len(parent_lo))
+            axis = np.where(parent_hi[rows, axis] > parent_lo[rows, axis], axis, np.argmax(parent_hi - parent_lo, 1))
+            middle = (parent_lo[rows, axis] + parent_hi[rows, axis]) // 2
+            left_hi, right_lo = parent_hi.copy(), parent_lo.copy()
+            left_hi[rows, axis] = middle
+            right_lo[rows, axis] = middle + 1
+            child_upper, child_lo, child_hi, child_split = _bound_in_parallel(
+                problem, pool, threads, np.concatenate([parent_lo, right_lo]), np.concatenate([left_hi, parent_hi])
             )
-        stats.iterations += 1
-        if progress is not None:
-            progress(stats, best_value, float(upper.max()), len(lo))
-        order = np.argsort(-upper)
-        take, rest = order[:BATCH], order[BATCH:]
-        parent_lo, parent_hi, axis = lo[take], hi[take], split[take]
-        leaf = (parent_hi == parent_lo).all(1)
-        probes = [parent_lo[leaf]]
-        parent_lo, parent_hi, axis = parent_lo[~leaf], parent_hi[~leaf], axis[~leaf]
-        rows = np.arange(len(parent_lo))
-        axis = np.where(parent_hi[rows, axis] > parent_lo[rows, axis], axis, np.argmax(parent_hi - parent_lo, 1))
-        middle = (parent_lo[rows, axis] + parent_hi[rows, axis]) // 2
-        left_hi, right_lo = parent_hi.copy(), parent_lo.copy()
-        left_hi[rows, axis] = middle
-        right_lo[rows, axis] = middle + 1
-        child_upper, child_lo, child_hi, child_split = problem.bound(
-            np.concatenate([parent_lo, right_lo]), np.concatenate([left_hi, parent_hi])
-        )
-        stats.boxes += len(child_lo)
-        live = child_upper > best_value
-        probes.append(problem.repair((child_lo[live] + child_hi[live]) // 2))
-        points = np.concatenate(probes)
-        if len(points):
-            objective, widest = problem.exact(points)
-            stats.evaluated += len(points)
-            j = int(np.argmax(objective))
-            if objective[j] > best_value:
-                best_point, best_value, best_last = problem.improve(points[j], float(objective[j]), int(widest[j]))
-        lo = np.concatenate([lo[rest], child_lo])
-        hi = np.concatenate([hi[rest], child_hi])
-        upper = np.concatenate([upper[rest], child_upper])
-        split = np.concatenate([split[rest], child_split])
+            stats.boxes += len(child_lo)
+            live = child_upper > best_value
+            probes.append(problem.repair((child_lo[live] + child_hi[live]) // 2))
+            points = np.concatenate(probes)
+            if len(points):
+                objective, widest = problem.exact(points)
+                stats.evaluated += len(points)
+                j = int(np.argmax(objective))
+                if objective[j] > best_value:
+                    best_point, best_value, best_last = problem.improve(points[j], float(objective[j]), int(widest[j]))
+            lo = np.concatenate([lo[rest], child_lo])
+            hi = np.concatenate([hi[rest], child_hi])
+            upper = np.concatenate([upper[rest], child_upper])
+            split = np.concatenate([split[rest], child_split])
     if best_point is None:
         raise DesignerError("no design of this space satisfies the constraints")
     point = problem.design(best_point, best_last)

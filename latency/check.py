@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from designer.errors import DesignerError
-from latency.ops import OpKey, OpQuery
-from latency.predictor import Predictor
+from latency.ops import OpKey
+from latency.predictor import Predictor, predict_keys
 from latency.table import LatencyTable
 
 
@@ -37,18 +36,6 @@ class ErrorSummary:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
-
-
-def predict_keys(predictor: Predictor, keys: Sequence[OpKey]) -> np.ndarray:
-    """Predicted latency of each key, one vectorised call per kind, kernel and stride."""
-    rows: dict[tuple[str, int, int], list[int]] = defaultdict(list)
-    for position, key in enumerate(keys):
-        rows[(key.kind, key.kernel, key.stride)].append(position)
-    result = np.empty(len(keys))
-    for (kind, kernel, stride), positions in rows.items():
-        fields = np.array([(keys[i].cin, keys[i].res, keys[i].cout) for i in positions], dtype=np.int64)
-        result[positions] = predictor.predict(OpQuery(kind, fields[:, 0], fields[:, 1], fields[:, 2], kernel, stride))
-    return result
 
 
 def split(keys: Sequence[OpKey], holdout: float, seed: int) -> tuple[list[OpKey], list[OpKey]]:

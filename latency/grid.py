@@ -4,11 +4,13 @@ For each block family the design space (:class:`designer.space.SearchSpace` at t
 resolution) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the
 family's width grid has them): the stem at a few widths, every stage's first block fed by a
 quarter, half or all of its width (and by the stem widths in stage 1), every stage's other
-blocks, and the head. Each layer becomes an op (:mod:`latency.ops`); the layers of the
+blocks, and the head; plus :func:`alignment_ops`, probes of misaligned widths from which the
+predictor learns their slowdown. Each layer becomes an op (:mod:`latency.ops`); the layers of the
 reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly.
 Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of ResNet-50's
-largest layer at that resolution are left out: no network that meets a throughput target
-has them, and the predictor extrapolates them by work.
+largest layer at that resolution are left out (the predictor extrapolates them by work); the
+cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are measured,
+since extrapolating across tensor-core steps misses by 10-20 %.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ CHANNELS = (
     *(8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256),
     *(288, 320, 384, 448, 512, 576, 640, 768, 896, 1024, 1280, 1536, 2048),
 )
+ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776)
+"""Misaligned widths (odd multiples of 8) just past a tensor-core tile, where they cost most:
+timed as plain 3x3 and 1x1 convs so the predictor learns how much slower such convs run."""
+PROBE_SHAPES = (("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2))
 STEM_WIDTHS = (16, 32, 64, 128)
 FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0)
 FAMILIES = ("basic", "bottleneck", "mbv2")
 REFERENCES = ("resnet50", "mobilenet_v2")
-WORK_CAP = 4.0
+WORK_CAP = 16.0
 
 
 def _ops(layers: Iterable[Layer]) -> set[OpKey]:
@@ -63,6 +69,17 @@ def family_ops(family: str, resolution: int) -> set[OpKey]:
     return ops
 
 
+def alignment_ops(resolution: int) -> set[OpKey]:
+    """Probes of misaligned widths at every stage's input resolution (``cin == cout``)."""
+    resolutions = SearchSpace("basic", resolution).stage_resolutions
+    return {
+        OpKey(kind, width, res, width, kernel, stride)
+        for kind, kernel, stride in PROBE_SHAPES
+        for res in (resolutions[:-1] if stride == 2 else resolutions[1:])
+        for width in ALIGNMENT_PROBES
+    }
+
+
 def _snap(value: float, grid: Sequence[int]) -> int:
     return min(grid, key=lambda w: abs(np.log(w / value)))
 
@@ -81,6 +98,6 @@ def profile_ops(resolution: int, families: Sequence[str] = FAMILIES) -> list[OpK
     """The sorted ops a profile of these families at this resolution measures."""
     reference = reference_ops(resolution)
     caps = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0) * WORK_CAP
-    sampled = {op for family in families for op in family_ops(family, resolution)}
+    sampled = {op for family in families for op in family_ops(family, resolution)} | alignment_ops(resolution)
     kept = {op for op in sampled if all(w <= cap for w, cap in zip(work(op), caps))}
     return sorted(kept | reference)

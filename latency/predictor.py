@@ -14,6 +14,15 @@ i.e. images, form groups of their own per input width):
   measured by robust local separable estimates (:mod:`latency.completion`), interpolated
   multilinearly in between and held constant outside.
 
+* **Tensor-core steps**: fp16 / bf16 / tf32 convs on GPU backends pad channels to a tile
+  (:data:`SNAP_TILE`); a count between measured points is priced as the next measured count
+  within its tile (on the H100 in fp16 a 3x3 conv at 520 channels takes as long as at 576,
+  60 % longer than at 512; ``benchmarks/channel_steps.py``).
+* **Misaligned convs**: channel counts that are odd multiples of 8 (above 64) run slower
+  still. They are left out of the grid above; the median of measured / predicted over the
+  profile's misaligned entries (the grid's alignment probes, per kernel and stride) scales
+  their prediction, and a measured one is returned as measured.
+
 Ops a profile lacks are priced from the nearest thing it has: a missing kind variant from
 its sibling (activation first, then the residual add), a missing kernel or stride from the
 nearest measured one of the same kind scaled by the work model, and kinds it has no entries
@@ -25,6 +34,7 @@ the memory rate ``B`` fitted on its memory-bound depthwise entries where it has 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +55,43 @@ NARROW = 8
 RATIO_BASES = ("conv", "se", "linear")
 """Bases whose ``cin / cout`` is an axis of their grid (depthwise and pools have one width)."""
 
+SNAP_TILE = 64
+"""Tensor-core channel tile: a conv whose channel count lies in a tile above its last measured
+point runs (about) as fast as the next measured count in that tile, not as the interpolation
+from below says (cuDNN pads to the tile; ``benchmarks/channel_steps.py`` measures the steps)."""
+SNAP_PRECISIONS = ("fp16", "bf16", "tf32")
+"""Precisions whose convs run on tensor cores on GPU backends, and so step at the tile."""
+ALIGNMENT = 16
+"""Convs with a channel count above :data:`ALIGNED_BELOW` that is an odd multiple of
+``ALIGNMENT / 2`` are *misaligned* (below it they are memory-bound and fit the grid)."""
+ALIGNED_BELOW = 64
+MIN_PROBES = 3
+"""Misaligned entries needed to fit a slowdown factor for one kernel and stride."""
+
 GroupKey = tuple[str, int, int, int]
 
 
 def _tile(channels: np.ndarray) -> np.ndarray:
     return np.where(channels >= NARROW, np.ceil(channels / TILE - 1e-6) * TILE, channels)
+
+
+def misaligned(channels: Any) -> np.ndarray:
+    """Channel counts above ``ALIGNED_BELOW`` that are odd multiples of ``ALIGNMENT / 2`` (72, 88, 520, ...)."""
+    channels = np.asarray(channels)
+    return (channels > ALIGNED_BELOW) & (channels % ALIGNMENT == ALIGNMENT // 2)
+
+
+def _misaligned_op(key: OpKey) -> bool:
+    return base_kind(key.kind) == "conv" and bool(misaligned(key.cin) | misaligned(key.cout))
+
+
+def snap_up(channels: np.ndarray, measured: np.ndarray, tile: int) -> np.ndarray:
+    """Each channel count raised to the next ``measured`` one within its tile of ``tile``
+    channels, where there is one; unchanged otherwise (and where it is measured)."""
+    index = np.searchsorted(measured, channels, "left")
+    above = measured[np.minimum(index, len(measured) - 1)]
+    band_top = np.ceil(channels / tile - 1e-9) * tile
+    return np.where((index < len(measured)) & (above <= band_top), above, channels)
 
 
 def work_features(kind: str, cin: Any, res: Any, cout: Any, kernel: int, stride: int, batch: int) -> np.ndarray:
@@ -89,6 +131,8 @@ class _Group:
     work: dict[str, np.ndarray]
     axes: list[np.ndarray]
     residual: np.ndarray
+    channels: np.ndarray
+    """The channel counts measured in this group (inputs and outputs), sorted."""
 
     def variant(self, kind: str) -> str:
         """``kind`` or its nearest measured sibling (activation first, then the add)."""
@@ -102,6 +146,23 @@ class _Group:
         return self.variants[0]
 
 
+def _overwrite(result: np.ndarray, query: OpQuery, known: dict[tuple[int, int, int], float]) -> np.ndarray:
+    """``result`` with the entries of ``query`` found in ``known`` replaced by their value."""
+    shape = np.broadcast_shapes(query.cin.shape, query.res.shape, query.cout.shape)
+    cin, res, cout = (
+        np.broadcast_to(np.asarray(v, dtype=np.int64), shape).ravel() for v in (query.cin, query.res, query.cout)
+    )
+    codes = (cin * 100_000 + res) * 100_000 + cout
+    table = np.array([(c * 100_000 + r) * 100_000 + o for c, r, o in known], dtype=np.int64)
+    values = np.array(list(known.values()))
+    order = np.argsort(table)
+    position = np.clip(np.searchsorted(table[order], codes), 0, len(table) - 1)
+    hit = table[order][position] == codes
+    flat = np.array(np.broadcast_to(result, shape), dtype=np.float64).ravel()
+    flat[hit] = values[order][position[hit]]
+    return flat.reshape(shape)
+
+
 class Predictor:
     """Latency of ops, layers and networks at one batch, fitted to a :class:`LatencyTable`."""
 
@@ -112,11 +173,19 @@ class Predictor:
         self.batch = table.batch
         self.backend, self.precision, self.device = table.backend, table.precision, table.gpu
         self.name = table.name
+        on_tensor_cores = table.backend in ("torch", "tensorrt") and table.precision in SNAP_PRECISIONS
+        self.snap_tile = SNAP_TILE if on_tensor_cores else 0
+        probes = {key: ms for key, ms in table.entries.items() if _misaligned_op(key)}
+        aligned = {key: ms for key, ms in table.entries.items() if key not in probes} or probes
         rows: dict[GroupKey, list[tuple[OpKey, float]]] = defaultdict(list)
-        for key, ms in table.entries.items():
+        for key, ms in aligned.items():
             rows[self._group_key(key.kind, key.cin, key.kernel, key.stride)].append((key, ms))
         self.groups = {group: self._fit_group(group, items) for group, items in rows.items()}
         self.roofline = self._fit_roofline()
+        self.slowdown: dict[tuple[int, int] | None, float] = {}
+        self.exact: dict[tuple[str, int, int], dict[tuple[int, int, int], float]] = defaultdict(dict)
+        if aligned is not probes:
+            self._fit_slowdown(probes)
 
     @classmethod
     def load(cls, name_or_path: str) -> Predictor:
@@ -160,7 +229,20 @@ class Predictor:
             ]
         )
         residual = complete(values, known, [None, *axes], base_grid)
-        return _Group(variants, work, axes, residual)
+        return _Group(variants, work, axes, residual, np.unique(np.concatenate([cin, cout])))
+
+    def _fit_slowdown(self, probes: dict[OpKey, float]) -> None:
+        """How much slower misaligned convs run than the aligned model says: the median ratio
+        per kernel and stride (``None``: over all of them); they are then known exactly."""
+        keys = sorted(probes)
+        ratios = np.array([probes[key] for key in keys]) / predict_keys(self, keys)
+        by_shape: dict[tuple[int, int] | None, list[float]] = defaultdict(list)
+        for key, ratio in zip(keys, ratios):
+            by_shape[(key.kernel, key.stride)].append(float(ratio))
+            by_shape[None].append(float(ratio))
+        self.slowdown = {shape: float(np.median(r)) for shape, r in by_shape.items() if len(r) >= MIN_PROBES}
+        for key in keys:
+            self.exact[(key.kind, key.kernel, key.stride)][(key.cin, key.res, key.cout)] = probes[key]
 
     def _fit_roofline(self) -> np.ndarray:
         by_op: dict[tuple[str, int, int], list[tuple[OpKey, float]]] = defaultdict(list)
@@ -192,6 +274,12 @@ class Predictor:
             if group_key not in self.groups:
                 group_key = (base, query.kernel, query.stride, 0)
             result[rows] = self._predict_group(group_key, query, query.cin[rows], query.res[rows], query.cout[rows])
+        if base == "conv" and self.slowdown:
+            factor = self.slowdown.get((query.kernel, query.stride), self.slowdown.get(None, 1.0))
+            result = np.where(misaligned(query.cin) | misaligned(query.cout), result * factor, result)
+        known = self.exact.get((query.kind, query.kernel, query.stride))
+        if known:
+            result = _overwrite(result, query, known)
         return result
 
     def _predict_group(self, group_key: GroupKey, query: OpQuery, cin: Any, res: Any, cout: Any) -> np.ndarray:
@@ -212,8 +300,10 @@ class Predictor:
     def _evaluate(self, group_key: GroupKey, kind: str, cin: Any, res: Any, cout: Any) -> np.ndarray:
         group = self.groups[group_key]
         base, kernel, stride, narrow = group_key
-        features = work_features(kind, cin, res, cout, kernel, stride, self.batch)
         cin, res, cout = (np.asarray(v, dtype=np.float64) for v in (cin, res, cout))
+        if self.snap_tile and base == "conv" and not narrow:
+            cin, cout = snap_up(cin, group.channels, self.snap_tile), snap_up(cout, group.channels, self.snap_tile)
+        features = work_features(kind, cin, res, cout, kernel, stride, self.batch)
         coords = _coordinates(base, narrow, cin, res, cout)
         table = group.residual[group.variants.index(kind)]
         return _work(features, group.work[kind]) * np.exp(interpolate(table, group.axes, coords))
@@ -242,3 +332,15 @@ class Predictor:
     def throughput(self, spec: ArchSpec) -> float:
         """Images per second: ``batch / latency``."""
         return 1000.0 * self.batch / self.network_latency(spec)
+
+
+def predict_keys(predictor: Predictor, keys: Sequence[OpKey]) -> np.ndarray:
+    """Predicted latency of each key, one vectorised call per kind, kernel and stride."""
+    rows: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+    for position, key in enumerate(keys):
+        rows[(key.kind, key.kernel, key.stride)].append(position)
+    result = np.empty(len(keys))
+    for (kind, kernel, stride), positions in rows.items():
+        fields = np.array([(keys[i].cin, keys[i].res, keys[i].cout) for i in positions], dtype=np.int64)
+        result[positions] = predictor.predict(OpQuery(kind, fields[:, 0], fields[:, 1], fields[:, 2], kernel, stride))
+    return result

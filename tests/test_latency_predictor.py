@@ -1,4 +1,5 @@
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,9 +9,9 @@ from designer.layers import Layer
 from designer.reference import mobilenet_v2, resnet50
 from designer.space import SearchSpace
 from designer.structure import arch_layers
-from latency.check import holdout_check, predict_keys
+from latency.check import holdout_check
 from latency.ops import OpKey
-from latency.predictor import Predictor
+from latency.predictor import Predictor, predict_keys, snap_up
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,39 @@ def test_the_solver_prices_a_design_like_its_network(family):
     values = {name: np.array([value], dtype=float) for name, value in point.items()}
     total = space.evaluate(values, [("latency", predictor.layer_latency)]).totals["latency"][0]
     assert total == pytest.approx(predictor.network_latency(space.to_spec(point)), rel=1e-9)
+
+
+def test_snap_up_stays_within_the_tile():
+    measured = np.array([64.0, 128.0, 512.0, 576.0, 768.0])
+    channels = np.array([64.0, 72.0, 520.0, 576.0, 584.0, 1024.0])
+    # 72 -> 128 (same 64-tile top), 520 -> 576; 584's tile ends at 640, before 768: unchanged
+    np.testing.assert_array_equal(snap_up(channels, measured, 64), [64, 128, 576, 576, 584, 1024])
+
+
+def test_fp16_gpu_profiles_price_off_grid_convs_at_the_tile():
+    keys = [OpKey("conv_act", c, 14, c, 3, 1) for c in (256, 512, 576, 640)]
+    table = synthetic_table(keys=keys)
+    fp32, fp16 = Predictor(table), Predictor(replace(table, precision="fp16"))
+    off_grid = OpKey("conv_act", 520, 14, 520, 3, 1)
+    assert fp32.snap_tile == 0 and fp16.snap_tile == 64
+    assert predict_keys(fp16, [off_grid])[0] == pytest.approx(predict_keys(fp16, [keys[2]])[0])
+    assert predict_keys(fp32, [off_grid])[0] < predict_keys(fp32, [keys[2]])[0]
+
+
+def test_misaligned_convs_are_priced_by_their_measured_slowdown():
+    def op(c: int) -> OpKey:
+        return OpKey("conv_act", c, 14, c, 3, 1)
+
+    aligned = [op(c) for c in (64, 80, 96, 112, 128, 160, 192, 256)]
+    probes = [op(c) for c in (72, 88, 136, 200)]
+    table = synthetic_table(keys=aligned)
+    table.entries.update({key: 1.3 * true_latency(key, table.batch) for key in probes})
+    with_probes, without = Predictor(table), Predictor(synthetic_table(keys=aligned))
+    assert with_probes.slowdown[(3, 1)] == pytest.approx(1.3, rel=0.05)
+    unmeasured = op(104)
+    assert predict_keys(with_probes, [unmeasured])[0] == pytest.approx(
+        1.3 * predict_keys(without, [unmeasured])[0], rel=0.05
+    )
+    # measured misaligned ops are known exactly; aligned ones are not touched
+    np.testing.assert_allclose(predict_keys(with_probes, probes), [table.entries[k] for k in probes])
+    np.testing.assert_allclose(predict_keys(with_probes, aligned), predict_keys(without, aligned))
