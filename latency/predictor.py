@@ -18,8 +18,8 @@ i.e. images, form groups of their own per input width):
   (:data:`SNAP_TILE`); a count between measured points is priced as the next measured count
   within its tile (on the H100 in fp16 a 3x3 conv at 520 channels takes as long as at 576,
   60 % longer than at 512; ``benchmarks/channel_steps.py``).
-* **Misaligned convs**: channel counts that are odd multiples of 8 (above 64) run slower
-  still. They are left out of the grid above; the median of measured / predicted over the
+* **Misaligned convs**: on tensor cores, channel counts that are odd multiples of 8 (above
+  64) run slower still. They are left out of the grid above; the median of measured / predicted over the
   profile's misaligned entries (the grid's alignment probes, per kernel and stride) scales
   their prediction, and a measured one is returned as measured.
 
@@ -175,7 +175,7 @@ class Predictor:
         self.name = table.name
         on_tensor_cores = table.backend in ("torch", "tensorrt") and table.precision in SNAP_PRECISIONS
         self.snap_tile = SNAP_TILE if on_tensor_cores else 0
-        probes = {key: ms for key, ms in table.entries.items() if _misaligned_op(key)}
+        probes = {key: ms for key, ms in table.entries.items() if on_tensor_cores and _misaligned_op(key)}
         aligned = {key: ms for key, ms in table.entries.items() if key not in probes} or probes
         rows: dict[GroupKey, list[tuple[OpKey, float]]] = defaultdict(list)
         for key, ms in aligned.items():
