@@ -29,7 +29,7 @@ from designer.fileio import atomic_write_text
 from designer.spec import ArchSpec
 from train.augment import TrainTransform
 from train.distributed import Dist, pick_device
-from train.engine import TrainStep, autocast_dtype, resolve_arch, training_model
+from train.engine import TrainStep, autocast_dtype, parallel, resolve_arch, training_model
 from train.optim import build_optimizer
 from train.recipe import TrainConfig
 
@@ -63,7 +63,7 @@ class Bench:
         dist = Dist(0, 1, 0, device)
         self.model = training_model(spec, dist, channels_last=args.channels_last)
         optimizer, _ = build_optimizer(self.model, self.config, steps_per_epoch=1)
-        network = torch.compile(self.model) if args.compile else self.model
+        network = parallel(self.model, dist, compile=args.compile)
         self.step = TrainStep(network, optimizer, amp=autocast_dtype(amp, device), device=device, label_smoothing=0.1)
         side = spec.resolution
         self.transform = TrainTransform(self.config, side, spec.in_channels, (0.45,) * 3, (0.23,) * 3, spec.num_classes)

@@ -7,6 +7,7 @@ exactly the step that training runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +52,8 @@ def training_model(
         if not dist.cuda:
             raise DesignerError("--sync-bn works on CUDA GPUs only (a PyTorch limit); drop it on the CPU")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model = model.to(dist.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(dist.device, memory_format=layout)  # type: ignore[call-overload]  # documented; missing from the stubs
     assert isinstance(model, DesignedNet)
     return model
 
@@ -60,7 +62,7 @@ def parallel(model: nn.Module, dist: Dist, compile: bool = False) -> nn.Module:
     """DDP across the torchrun processes, then ``torch.compile`` if asked."""
     if dist.world > 1:
         model = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.cuda else None)
-    return torch.compile(model) if compile else model
+    return cast(nn.Module, torch.compile(model)) if compile else model  # an OptimizedModule
 
 
 def ema_of(model: nn.Module, decay: float) -> AveragedModel:
@@ -99,6 +101,6 @@ class TrainStep:
         self.scaler.update()
         if self.scheduler is not None:
             self.scheduler.step()
-        if self.ema is not None:
+        if self.ema is not None and self.ema_source is not None:
             self.ema.update_parameters(self.ema_source)
         return loss.detach()

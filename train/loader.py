@@ -67,7 +67,11 @@ class Batches:
         self.sampler: DistributedSampler[int] | list[int]
         if train:
             self.sampler = DistributedSampler(
-                range(len(split)), num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=seed
+                range(len(split)),  # type: ignore[arg-type]  # any sized sequence of indices works
+                num_replicas=dist.world,
+                rank=dist.rank,
+                shuffle=True,
+                seed=seed,
             )
         else:
             self.sampler = list(range(dist.rank, len(split), dist.world))

@@ -103,15 +103,14 @@ class _Run:
         folder = isinstance(self.data.train, FileSplit)
         self.eval_crop = config.eval_crop if folder else 1.0
         channels, resolution = self.spec.in_channels, self.spec.resolution
-        loading = {
-            "size": round(resolution / self.eval_crop),
-            "mode": "RGB" if channels == 3 else "L",
-            "workers": config.workers,
-            "seed": config.seed,
-        }
+        size, mode = round(resolution / self.eval_crop), "RGB" if channels == 3 else "L"
         per_process = config.batch_size // dist.world
-        self.train_batches = Batches(self.data.train, dist, per_process, train=True, **loading)
-        self.val_batches = Batches(self.data.val, dist, per_process, train=False, **loading)
+        self.train_batches, self.val_batches = (
+            Batches(
+                split, dist, per_process, train=train, size=size, mode=mode, workers=config.workers, seed=config.seed
+            )
+            for split, train in ((self.data.train, True), (self.data.val, False))
+        )
         if len(self.train_batches) == 0:
             raise DesignerError(
                 f"the training split has {len(self.data.train)} images, fewer than one batch per process "
@@ -227,17 +226,17 @@ class _Run:
             torch.cuda.synchronize(dist.device)
         seconds = time.perf_counter() - start
         bar.close()
-        loss_total, images = dist.all_sum([loss_sum.item(), float(batches.images_per_epoch)])
-        train_loss = loss_total / images
+        loss_total, seen = dist.all_sum([loss_sum.item(), float(batches.images_per_epoch)])
+        train_loss = loss_total / seen
         if not math.isfinite(train_loss):
             raise DesignerError(
                 f"training diverged in epoch {epoch + 1} (loss {train_loss}); lower --lr or try --amp bf16 or off"
             )
-        record = {
+        record: dict[str, Any] = {
             "train_loss": train_loss,
-            "train_images": int(images),
+            "train_images": int(seen),
             "train_seconds": seconds,
-            "train_images_per_s": images / seconds,
+            "train_images_per_s": seen / seconds,
         }
         if dist.world > 1:
             record["rank_images"] = dist.gather(batches.images_per_epoch)
