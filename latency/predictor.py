@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import nnls
 
 from designer.errors import DesignerError
 from designer.layers import Layer
@@ -105,6 +104,8 @@ def work_features(kind: str, cin: Any, res: Any, cout: Any, kernel: int, stride:
 
 def _fit_work(features: np.ndarray, ms: np.ndarray) -> np.ndarray:
     """Non-negative ``[t0, a, b]`` minimising the relative error of ``features @ c`` to ``ms``."""
+    from scipy.optimize import nnls  # only when fitting: a cached fit skips SciPy's import (~1 s)
+
     rows = features / ms[:, None]
     scale = np.maximum(rows.max(0), 1e-30)
     coefficients, _ = nnls(rows / scale, np.ones(len(ms)))
@@ -189,9 +190,11 @@ class Predictor:
 
     @classmethod
     def load(cls, name_or_path: str) -> Predictor:
+        """The predictor of a profile by name or path (a cached fit when there is one)."""
+        from latency.cache import load_predictor
         from latency.profiles import resolve_profile
 
-        return cls(LatencyTable.load(resolve_profile(name_or_path)))
+        return load_predictor(resolve_profile(name_or_path))
 
     # --- fitting --------------------------------------------------------------------------------
     @staticmethod

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import torch
 from torch import nn
 
@@ -33,3 +36,9 @@ def small_resnet() -> nn.Module:
     from designer.reference import reference_spec
 
     return build_model(reference_spec("resnet18", 64, 10))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_predictor_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fitted predictors go to a folder of the test session, not the user's cache."""
+    os.environ["DESIGNER_CACHE_DIR"] = str(tmp_path_factory.mktemp("predictor-cache"))
