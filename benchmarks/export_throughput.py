@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -46,6 +44,7 @@ from export.fold import fold_batchnorm
 from export.onnx_export import export_onnx, ort_session, random_input, run_ort, verify_onnx
 from export.options import EngineOptions
 from export.source import Network, load_network
+from latency.backend import wall_clock_median
 
 
 def load(model: str) -> Network:
@@ -53,17 +52,6 @@ def load(model: str) -> Network:
         spec = reference_spec(model)
         return Network(spec, build_model(spec).eval(), trained=False)
     return load_network(model)
-
-
-def median_seconds(step: Callable[[], Any], warmup: int, iters: int) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def cpu_throughput(network: Network, onnx_bytes: bytes, batch: int, threads: int, iters: int) -> dict[str, Any]:
@@ -80,9 +68,12 @@ def cpu_throughput(network: Network, onnx_bytes: bytes, batch: int, threads: int
         return step
 
     seconds = {
-        "torch_eager": median_seconds(eager(network.model), 2, iters),
-        "torch_eager_folded": median_seconds(eager(folded), 2, iters),
-        "onnxruntime": median_seconds(lambda: run_ort(session, x.numpy()), 2, iters),
+        name: wall_clock_median(step, 2, iters) / 1000.0
+        for name, step in (
+            ("torch_eager", eager(network.model)),
+            ("torch_eager_folded", eager(folded)),
+            ("onnxruntime", lambda: run_ort(session, x.numpy())),
+        )
     }
     result: dict[str, Any] = {"batch": batch, "threads": threads, "iters": iters}
     result.update({f"{name}_images_per_s": batch / s for name, s in seconds.items()})

@@ -333,13 +333,12 @@ class _Problem:
             open_ = upper[rows] > best
             if self.linear and open_.any():  # the first-order bound, where the elimination bound leaves the box open
                 rows = rows[open_]
-                first_order, shares, steps = self.linear_bound(
-                    {k: v[rows] for k, v in lo.items()}, {k: v[rows] for k, v in hi.items()}
-                )
+                lo_open = {k: v[rows] for k, v in lo.items()}
+                first_order, shares, steps = self.linear_bound(lo_open, {k: v[rows] for k, v in hi.items()})
                 upper[rows] = np.minimum(top.entropy[open_], first_order) - penalty[open_]
                 informed = shares.max(1) > 0
                 split[rows[informed]] = np.argmax(shares[informed], 1)
-                self.narrow(rows, {k: v[rows] for k, v in lo.items()}, hi, steps)
+                self.narrow(rows, lo_open, hi, steps)
         return upper, self.pack(lo), self.pack(hi), split
 
     # --- designs --------------------------------------------------------------------------------

@@ -55,6 +55,11 @@ def op_module(key: OpKey, activation: str) -> nn.Module:
     return nn.Linear(key.cin, key.cout)
 
 
+def network_input_shapes(spec: ArchSpec, batch: int) -> list[tuple[int, ...]]:
+    """Shape of a network's one input: a batch of images."""
+    return [(batch, spec.in_channels, spec.resolution, spec.resolution)]
+
+
 def op_input_shapes(key: OpKey, batch: int) -> list[tuple[int, ...]]:
     """Shapes of the op's inputs: the feature map, and the residual for ``*_add`` kinds."""
     if key.kind == "linear":

@@ -18,7 +18,7 @@ import torch
 from designer.errors import DesignerError
 from designer.spec import ArchSpec
 from latency.backend import Settings, wall_clock_median
-from latency.modules import network_module, op_input_shapes, op_module, random_inputs
+from latency.modules import network_input_shapes, network_module, op_input_shapes, op_module, random_inputs
 from latency.onnx_export import input_names, to_onnx
 from latency.ops import OpKey
 
@@ -80,7 +80,7 @@ class OrtBackend:
         return self._time(op_module(key, self.settings.activation), inputs)
 
     def time_network(self, spec: ArchSpec, batch: int) -> float:
-        inputs = random_inputs([(batch, spec.in_channels, spec.resolution, spec.resolution)], self.dtype, "cpu")
+        inputs = random_inputs(network_input_shapes(spec, batch), self.dtype, "cpu")
         return self._time(network_module(spec), inputs)
 
 

@@ -147,21 +147,20 @@ class _Group:
         return self.variants[0]
 
 
-def _overwrite(result: np.ndarray, query: OpQuery, known: dict[tuple[int, int, int], float]) -> np.ndarray:
-    """``result`` with the entries of ``query`` found in ``known`` replaced by their value."""
-    shape = np.broadcast_shapes(query.cin.shape, query.res.shape, query.cout.shape)
-    cin, res, cout = (
-        np.broadcast_to(np.asarray(v, dtype=np.int64), shape).ravel() for v in (query.cin, query.res, query.cout)
-    )
-    codes = (cin * 100_000 + res) * 100_000 + cout
-    table = np.array([(c * 100_000 + r) * 100_000 + o for c, r, o in known], dtype=np.int64)
-    values = np.array(list(known.values()))
-    order = np.argsort(table)
-    position = np.clip(np.searchsorted(table[order], codes), 0, len(table) - 1)
-    hit = table[order][position] == codes
-    flat = np.array(np.broadcast_to(result, shape), dtype=np.float64).ravel()
-    flat[hit] = values[order][position[hit]]
-    return flat.reshape(shape)
+def _op_codes(cin: Any, res: Any, cout: Any) -> np.ndarray:
+    """One integer per ``(cin, res, cout)``, for looking ops up by value."""
+    cin, res, cout = (np.asarray(v, dtype=np.int64) for v in (cin, res, cout))
+    return (cin * 100_000 + res) * 100_000 + cout
+
+
+def _overwrite(result: np.ndarray, query: OpQuery, codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``result`` with the ops of ``query`` found among the sorted ``codes`` set to their ``values``."""
+    wanted = _op_codes(query.cin, query.res, query.cout)
+    result = np.array(np.broadcast_to(result, wanted.shape), dtype=np.float64)
+    position = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
+    hit = codes[position] == wanted
+    result[hit] = values[position[hit]]
+    return result
 
 
 class Predictor:
@@ -177,15 +176,18 @@ class Predictor:
         on_tensor_cores = table.backend in ("torch", "tensorrt") and table.precision in SNAP_PRECISIONS
         self.snap_tile = SNAP_TILE if on_tensor_cores else 0
         probes = {key: ms for key, ms in table.entries.items() if on_tensor_cores and _misaligned_op(key)}
-        aligned = {key: ms for key, ms in table.entries.items() if key not in probes} or probes
+        if len(probes) == len(table.entries):  # nothing aligned to fit the grid on: they are the grid
+            probes = {}
+        aligned = {key: ms for key, ms in table.entries.items() if key not in probes}
         rows: dict[GroupKey, list[tuple[OpKey, float]]] = defaultdict(list)
         for key, ms in aligned.items():
             rows[self._group_key(key.kind, key.cin, key.kernel, key.stride)].append((key, ms))
         self.groups = {group: self._fit_group(group, items) for group, items in rows.items()}
         self.roofline = self._fit_roofline()
         self.slowdown: dict[tuple[int, int] | None, float] = {}
-        self.exact: dict[tuple[str, int, int], dict[tuple[int, int, int], float]] = defaultdict(dict)
-        if aligned is not probes:
+        self.exact: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        """Measured misaligned ops by (kind, kernel, stride): sorted op codes and their latency."""
+        if probes:
             self._fit_slowdown(probes)
 
     @classmethod
@@ -244,8 +246,13 @@ class Predictor:
             by_shape[(key.kernel, key.stride)].append(float(ratio))
             by_shape[None].append(float(ratio))
         self.slowdown = {shape: float(np.median(r)) for shape, r in by_shape.items() if len(r) >= MIN_PROBES}
+        by_op: dict[tuple[str, int, int], list[OpKey]] = defaultdict(list)
         for key in keys:
-            self.exact[(key.kind, key.kernel, key.stride)][(key.cin, key.res, key.cout)] = probes[key]
+            by_op[(key.kind, key.kernel, key.stride)].append(key)
+        for op, members in by_op.items():
+            codes = _op_codes(*np.array([(k.cin, k.res, k.cout) for k in members]).T)
+            order = np.argsort(codes)
+            self.exact[op] = (codes[order], np.array([probes[k] for k in members])[order])
 
     def _fit_roofline(self) -> np.ndarray:
         by_op: dict[tuple[str, int, int], list[tuple[OpKey, float]]] = defaultdict(list)
@@ -281,8 +288,8 @@ class Predictor:
             factor = self.slowdown.get((query.kernel, query.stride), self.slowdown.get(None, 1.0))
             result = np.where(misaligned(query.cin) | misaligned(query.cout), result * factor, result)
         known = self.exact.get((query.kind, query.kernel, query.stride))
-        if known:
-            result = _overwrite(result, query, known)
+        if known is not None:
+            result = _overwrite(result, query, *known)
         return result
 
     def _predict_group(self, group_key: GroupKey, query: OpQuery, cin: Any, res: Any, cout: Any) -> np.ndarray:

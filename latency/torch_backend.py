@@ -21,7 +21,7 @@ import torch
 from designer.errors import DesignerError
 from designer.spec import ArchSpec
 from latency.backend import Settings
-from latency.modules import network_module, op_input_shapes, op_module, random_inputs
+from latency.modules import network_input_shapes, network_module, op_input_shapes, op_module, random_inputs
 from latency.ops import OpKey
 
 TARGET_MS = 1.0
@@ -51,10 +51,7 @@ class TorchBackend:
     def provenance(self) -> dict[str, Any]:
         s = self.settings
         return {
-            "device_name": self.device_name(),
-            "driver": _driver_version(),
-            "cuda": torch.version.cuda,
-            "cudnn": str(torch.backends.cudnn.version()),
+            **cuda_environment(),
             "libraries": {"torch": torch.__version__},
             "method": (
                 f"torch {s.precision}, channels_last, cudnn.benchmark on, TF32 {'on' if s.precision == 'tf32' else 'off'}; "
@@ -80,7 +77,7 @@ class TorchBackend:
     def time_network(self, spec: ArchSpec, batch: int) -> float:
         with torch.device("cuda"):
             module = self._prepare(network_module(spec))
-        (x,) = random_inputs([(batch, spec.in_channels, spec.resolution, spec.resolution)], self.dtype, "cuda")
+        (x,) = random_inputs(network_input_shapes(spec, batch), self.dtype, "cuda")
         return self._time(lambda: module(x))
 
     def _time(self, run: Callable[[], Any]) -> float:
@@ -112,6 +109,16 @@ class TorchBackend:
                 times.append(start.elapsed_time(end) / copies)
         del graph
         return statistics.median(times)
+
+
+def cuda_environment() -> dict[str, Any]:
+    """The visible GPU, its driver and the CUDA / cuDNN versions, for a profile's provenance."""
+    return {
+        "device_name": torch.cuda.get_device_name(),
+        "driver": _driver_version(),
+        "cuda": torch.version.cuda,
+        "cudnn": str(torch.backends.cudnn.version()),
+    }
 
 
 def _driver_version() -> str:

@@ -21,7 +21,7 @@ import torch
 from designer.errors import DesignerError
 from designer.spec import ArchSpec
 from latency.backend import Settings
-from latency.modules import network_module, op_input_shapes, op_module, random_inputs
+from latency.modules import network_input_shapes, network_module, op_input_shapes, op_module, random_inputs
 from latency.onnx_export import input_names, to_onnx
 from latency.ops import OpKey
 
@@ -53,14 +53,11 @@ class TensorRTBackend:
         return torch.cuda.get_device_name()
 
     def provenance(self) -> dict[str, Any]:
-        from latency.torch_backend import _driver_version
+        from latency.torch_backend import cuda_environment
 
         s = self.settings
         return {
-            "device_name": self.device_name(),
-            "driver": _driver_version(),
-            "cuda": torch.version.cuda,
-            "cudnn": str(torch.backends.cudnn.version()),
+            **cuda_environment(),
             "libraries": {"tensorrt": trt.__version__, "torch": torch.__version__},
             "method": (
                 f"TensorRT engine per op from its ONNX (batch-norm folded), precision {s.precision}, "
@@ -140,7 +137,7 @@ class TensorRTBackend:
         return self._time(op_module(key, self.settings.activation), inputs)
 
     def time_network(self, spec: ArchSpec, batch: int) -> float:
-        inputs = random_inputs([(batch, spec.in_channels, spec.resolution, spec.resolution)], torch.float32, "cpu")
+        inputs = random_inputs(network_input_shapes(spec, batch), torch.float32, "cpu")
         return self._time(network_module(spec), inputs)
 
 
