@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from designer.errors import DesignerError
 from designer.fileio import atomic_write_text
 from latency.backend import Settings, get_backend
 from latency.ops import OpKey
@@ -55,4 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DesignerError as error:
+        sys.exit(f"error: {error}")

@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from designer.errors import DesignerError
 from designer.fileio import atomic_write_text
 from designer.spec import ArchSpec
 from designer.structure import arch_layers
@@ -37,6 +38,8 @@ def load_networks(report: Path | None, names: list[str], specs: list[Path]) -> d
         data = json.loads(report.read_text())
         by_name = {row["name"]: spec for row, spec in zip(data["networks"], data["specs"])}
         for name in names:
+            if name not in by_name:
+                raise DesignerError(f"{report} has no network {name!r}; it has: {', '.join(by_name)}")
             networks[name] = ArchSpec.from_dict(by_name[name])
     return networks
 
@@ -77,4 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DesignerError as error:
+        sys.exit(f"error: {error}")

@@ -1,0 +1,72 @@
+"""Wall time of whole `designer solve` commands for the budgets the core issue names.
+
+Each command runs in a fresh process (imports included), as a user runs it; the throughput
+cases run twice: the first fits the profile's predictor, the second reuses the cached fit.
+The cache goes to a temporary folder so the first run is always a fit. Writes one JSON file::
+
+    python benchmarks/solve_times.py docs/solve_times.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from designer.fileio import atomic_write_text
+
+BUDGETS = [
+    ("basic", "1.8G", "11.7M"),
+    ("basic", "3.6G", "21.8M"),
+    ("basic", "4.1G", "25.6M"),
+    ("bottleneck", "1.8G", "11.7M"),
+    ("bottleneck", "3.6G", "21.8M"),
+    ("bottleneck", "4.1G", "25.6M"),
+    ("mbv2", "0.39G", "5.3M"),
+    ("mbv2", "0.32G", "3.5M"),
+    ("mbv2", "4.5G", "29M"),
+    ("mbv2", "8.7G", "50M"),
+    ("mbv2", "15.4G", "89M"),
+]
+THROUGHPUT = [("bottleneck", "12000", "h100-torch-fp16"), ("bottleneck", "3000", "h100-torch-fp32")]
+
+
+def timed_solve(arguments: list[str], env: dict[str, str]) -> dict[str, object]:
+    command = [sys.executable, "-m", "designer.cli", "solve", *arguments, "--json"]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    wall = time.perf_counter() - start
+    result = json.loads(done.stdout)
+    row = {"args": " ".join(arguments), "wall_seconds": wall, "solve_seconds": result["solve_seconds"]}
+    row.update({key: result[key] for key in ("objective", "params", "flops", "predicted_throughput") if key in result})
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", type=Path)
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "DESIGNER_CACHE_DIR": cache}
+        for family, flops, params in BUDGETS:
+            rows.append(timed_solve(["--family", family, "--flops", flops, "--params", params], env))
+            print(f"{rows[-1]['args']}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
+        for family, target, profile in THROUGHPUT:
+            for attempt in ("first (fits the predictor)", "again (cached fit)"):
+                arguments = ["--family", family, "--target-throughput", target, "--profile", profile]
+                rows.append({**timed_solve(arguments, env), "run": attempt})
+                print(f"{rows[-1]['args']}, {attempt}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
+    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "rows": rows}
+    atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
