@@ -2,7 +2,8 @@
 # Build and validate the shipped H100 profiles (torch backend, batch 256, 224x224) on the lent H100.
 #
 #   bash benchmarks/latency_h100.sh smoke            # ~1 min: GPU tests, 40-op trial profile, 2-net validate
-#   bash benchmarks/latency_h100.sh build fp16       # the fp16 profile (channels_last), ~2086 ops
+#   bash benchmarks/latency_h100.sh build fp16       # the fp16 profile (channels_last): dense grid, 2,539 ops, ~9.5 min
+#   bash benchmarks/latency_h100.sh build fp32       # the fp32 profile (TF32 off): sparse grid, 1,735 ops, ~7.5 min
 #   bash benchmarks/latency_h100.sh validate fp16    # 30 random nets + ResNet-50 + MobileNetV2, end to end
 #   bash benchmarks/latency_h100.sh all fp16         # build, then validate (one call, if it fits in 10 min)
 #

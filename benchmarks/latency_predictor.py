@@ -9,7 +9,10 @@ over (Out_C, In_H), nearest neighbour where that gives nothing, per (kind, kerne
 fused add, batch, channel ratio ``int(In_C / Out_C * 100) / 100``; 0 for 3-channel inputs).
 It also holds out whole grid values (every other output width, every other resolution, the
 smallest and largest kept) to show how the predictor does *between* measured values, which is what the
-solver asks of it. Prints median |error|, p90 and the share within +-10 %.
+solver asks of it. Prints median |error|, p90 and the share within +-10 %, and how self-consistent
+each table is: the share of entries that run more than 10 % slower than a grid neighbour doing
+more work (one step up in resolution, input or output channels, all else equal) or 10 % faster
+than one doing less, which no predictor monotone in work can match.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import json
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +73,22 @@ def leave_values_out(table: LatencyTable, field: str) -> ErrorSummary:
     return ErrorSummary.of(predict_keys(predictor, held), [table.entries[k] for k in held])
 
 
+def inconsistent_share(table: LatencyTable) -> float:
+    """Share of entries more than 10 % off monotone in work against a neighbour one grid step away."""
+    entries = table.entries
+    values = {field: sorted({getattr(k, field) for k in entries}) for field in ("res", "cin", "cout")}
+    bad: set[OpKey] = set()
+    for key, latency in entries.items():
+        for field, axis in values.items():
+            index = axis.index(getattr(key, field))
+            if index + 1 == len(axis):
+                continue
+            bigger = replace(key, **{field: axis[index + 1]})
+            if bigger in entries and latency > 1.1 * entries[bigger]:
+                bad |= {key, bigger}
+    return len(bad) / len(entries)
+
+
 def row(label: str, summary: ErrorSummary) -> str:
     return (
         f"{label:<44} {summary.count:6d} {summary.median_abs_error * 100:7.2f}% "
@@ -99,8 +119,11 @@ def main() -> None:
             resolutions = leave_values_out(table, "res")
             print(row(f"{name} whole output widths held out", widths))
             print(row(f"{name} whole resolutions held out", resolutions))
+            consistency = inconsistent_share(table)
+            print(f"{name} entries breaking monotonicity in work by > 10 %: {consistency * 100:.1f} %")
             for label, summary in (("ours", ours), ("published", theirs), ("widths", widths), ("res", resolutions)):
                 results[f"{name}/{label}"] = summary.to_dict()
+            results[f"{name}/inconsistent_share"] = {"share": consistency}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -20,11 +20,19 @@ from designer.spec import ArchSpec
 from latency.ops import OpKey
 
 MODULES = {"torch": "latency.torch_backend", "onnxruntime": "latency.ort_backend", "tensorrt": "latency.trt_backend"}
+TENSOR_CORE_PRECISIONS = ("fp16", "bf16", "tf32")
+GPU_BACKENDS = ("torch", "tensorrt")
 PRECISIONS = {
     "torch": ("fp32", "tf32", "fp16", "bf16"),
     "onnxruntime": ("fp32", "fp16"),
     "tensorrt": ("fp32", "tf32", "fp16", "bf16"),
 }
+
+
+def on_tensor_cores(backend: str, precision: str) -> bool:
+    """Whether this backend's convs run on tensor cores at this precision (GPU backends in
+    fp16, bf16 and tf32), about three times as fast as off them (so the dense grid is affordable)."""
+    return backend in GPU_BACKENDS and precision in TENSOR_CORE_PRECISIONS
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _families(text: str) -> list[str]:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from latency.backend import Settings, check_device, get_backend
+    from latency.backend import Settings, check_device, get_backend, on_tensor_cores
     from latency.grid import profile_ops
     from latency.profiler import build_profile
     from latency.profiles import shipped_dir
@@ -99,11 +99,12 @@ def run_build(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend, settings)
     check_device(backend, args.gpu)
     families = _families(args.families)
-    ops = profile_ops(args.resolution, families)[: args.limit]
+    dense = on_tensor_cores(args.backend, args.precision)
+    ops = profile_ops(args.resolution, families, dense)[: args.limit]
     path = args.output or shipped_dir() / f"{profile_name(args.gpu, args.backend, args.precision, args.batch)}.json"
     print(f"timing {len(ops)} ops on {backend.device_name()} -> {path}")
     start = time.monotonic()
-    grid = {"resolution": args.resolution, "families": families, "ops": len(ops)}
+    grid = {"resolution": args.resolution, "families": families, "dense": dense, "ops": len(ops)}
     table = build_profile(backend, args.gpu, args.batch, ops, path, grid)
     skipped = table.provenance.get("skipped") or []
     print(

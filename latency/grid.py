@@ -11,6 +11,13 @@ Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of Res
 largest layer at that resolution are left out (the predictor extrapolates them by work); the
 cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are measured,
 since extrapolating across tensor-core steps misses by 10-20 %.
+
+That *dense* grid is for precisions on tensor cores (:func:`latency.backend.on_tensor_cores`).
+Off them (fp32 on a GPU, CPUs) each op takes about three times as long to autotune and time
+(cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
+at :data:`SPARSE_WORK_CAP` and times ops above :data:`SPARSE_ABOVE` times that work on every
+other width of :data:`CHANNELS` only; on the H100 in fp32 it takes 7.5 minutes instead of an
+estimated 30 and predicts whole networks within 6 % (``docs/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0)
 FAMILIES = ("basic", "bottleneck", "mbv2")
 REFERENCES = ("resnet50", "mobilenet_v2")
 WORK_CAP = 16.0
+SPARSE_WORK_CAP = 4.0
+SPARSE_ABOVE = 0.5
+SPARSE_SKIPPED = frozenset(w for w in CHANNELS[1::2] if w >= 64)
+"""Widths the sparse grid leaves out of ops above :data:`SPARSE_ABOVE` (every other one from 64 up)."""
 
 
 def _ops(layers: Iterable[Layer]) -> set[OpKey]:
@@ -94,10 +105,18 @@ def work(op: OpKey) -> tuple[float, float]:
     return float(layer.macs), float(layer.activations)
 
 
-def profile_ops(resolution: int, families: Sequence[str] = FAMILIES) -> list[OpKey]:
-    """The sorted ops a profile of these families at this resolution measures."""
+def profile_ops(resolution: int, families: Sequence[str] = FAMILIES, dense: bool = True) -> list[OpKey]:
+    """The sorted ops a profile of these families at this resolution measures (``dense``: see
+    the module docstring; pass ``latency.backend.on_tensor_cores(backend, precision)``)."""
     reference = reference_ops(resolution)
-    caps = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0) * WORK_CAP
+    largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
     sampled = {op for family in families for op in family_ops(family, resolution)} | alignment_ops(resolution)
-    kept = {op for op in sampled if all(w <= cap for w, cap in zip(work(op), caps))}
-    return sorted(kept | reference)
+
+    def kept(op: OpKey) -> bool:
+        scale = float(np.max(np.array(work(op)) / largest))
+        if dense:
+            return scale <= WORK_CAP
+        skipped = op.cout >= 64 and (op.cin in SPARSE_SKIPPED or op.cout in SPARSE_SKIPPED)
+        return scale <= SPARSE_WORK_CAP and not (scale > SPARSE_ABOVE and skipped)
+
+    return sorted({op for op in sampled if kept(op)} | reference)

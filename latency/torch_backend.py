@@ -69,10 +69,14 @@ class TorchBackend:
         return module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def time_op(self, key: OpKey, batch: int) -> float:
+        return self._time(self.op_runner(key, batch))
+
+    def op_runner(self, key: OpKey, batch: int) -> Callable[[], Any]:
+        """A call that runs the op once on random inputs, module and inputs on the GPU."""
         with torch.device("cuda"):
             module = self._prepare(op_module(key, self.settings.activation))
         inputs = random_inputs(op_input_shapes(key, batch), self.dtype, "cuda")
-        return self._time(lambda: module(*inputs))
+        return lambda: module(*inputs)
 
     def time_network(self, spec: ArchSpec, batch: int) -> float:
         with torch.device("cuda"):
@@ -81,34 +85,52 @@ class TorchBackend:
         return self._time(lambda: module(x))
 
     def _time(self, run: Callable[[], Any]) -> float:
-        s = self.settings
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         with torch.inference_mode():
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                run()  # cuDNN autotuning
-                start.record()
-                run()
-                end.record()
-            end.synchronize()
-            copies = int(min(MAX_COPIES, max(1, math.ceil(TARGET_MS / max(start.elapsed_time(end), 1e-3)))))
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                for _ in range(copies):
-                    run()
-            for _ in range(s.warmup):
-                graph.replay()
-            times = []
-            for _ in range(s.repetitions):
-                start.record()
-                graph.replay()
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end) / copies)
+            copies = self.autotune(run)
+            graph = self.capture(run, copies)
+            times = self.replay_times(graph, self.settings.warmup, self.settings.repetitions)
         del graph
-        return statistics.median(times)
+        return statistics.median(times) / copies
+
+    @staticmethod
+    def autotune(run: Callable[[], Any]) -> int:
+        """Run once (cuDNN picks its algorithms), time a second run, and return how many
+        back-to-back copies make one graph replay last :data:`TARGET_MS`."""
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            run()
+            start.record()
+            run()
+            end.record()
+        end.synchronize()
+        torch.cuda.current_stream().wait_stream(side)
+        return int(min(MAX_COPIES, max(1, math.ceil(TARGET_MS / max(start.elapsed_time(end), 1e-3)))))
+
+    @staticmethod
+    def capture(run: Callable[[], Any], copies: int) -> torch.cuda.CUDAGraph:
+        """A CUDA graph of ``copies`` back-to-back runs."""
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(copies):
+                run()
+        return graph
+
+    @staticmethod
+    def replay_times(graph: torch.cuda.CUDAGraph, warmup: int, repetitions: int) -> list[float]:
+        """Milliseconds of each of ``repetitions`` replays (CUDA events) after ``warmup`` untimed ones."""
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        for _ in range(warmup):
+            graph.replay()
+        times = []
+        for _ in range(repetitions):
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return times
 
 
 def cuda_environment() -> dict[str, Any]:

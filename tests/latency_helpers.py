@@ -1,4 +1,5 @@
-"""Shared helpers of the latency tests: a synthetic profile with a known latency law."""
+"""Shared helpers of the latency tests: a synthetic profile with a known latency law (an untiled
+device, so labelled onnxruntime: the predictor applies no GPU tile steps to it)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def synthetic_keys() -> list[OpKey]:
 def synthetic_table(batch: int = 8, keys: list[OpKey] | None = None) -> LatencyTable:
     provenance = {"device_name": "synthetic", "date": "2026-01-01", "method": "formula", "repetitions": 1}
     keys = synthetic_keys() if keys is None else keys
-    return LatencyTable("synth", "torch", "fp32", batch, provenance, {k: true_latency(k, batch) for k in keys})
+    return LatencyTable("synth", "onnxruntime", "fp32", batch, provenance, {k: true_latency(k, batch) for k in keys})
 
 
 def relative_error(predicted: float | np.ndarray, measured: float | np.ndarray) -> np.ndarray:

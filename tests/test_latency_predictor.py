@@ -124,12 +124,13 @@ def test_snap_up_stays_within_the_tile():
     np.testing.assert_array_equal(snap_up(channels, measured, 64), [64, 128, 576, 576, 584, 1024])
 
 
-def test_fp16_gpu_profiles_price_off_grid_convs_at_the_tile():
+def test_tensor_core_profiles_price_off_grid_convs_at_the_tile():
     keys = [OpKey("conv_act", c, 14, c, 3, 1) for c in (256, 512, 576, 640)]
-    table = synthetic_table(keys=keys)
+    table = replace(synthetic_table(keys=keys), backend="torch")
     fp32, fp16 = Predictor(table), Predictor(replace(table, precision="fp16"))
+    cpu = Predictor(replace(table, backend="onnxruntime", precision="fp16"))
     off_grid = OpKey("conv_act", 520, 14, 520, 3, 1)
-    assert fp32.snap_tile == 0 and fp16.snap_tile == 64
+    assert fp16.snap_tile == 64 and fp32.snap_tile == 0 and cpu.snap_tile == 0
     assert predict_keys(fp16, [off_grid])[0] == pytest.approx(predict_keys(fp16, [keys[2]])[0])
     assert predict_keys(fp32, [off_grid])[0] < predict_keys(fp32, [keys[2]])[0]
 
@@ -140,7 +141,7 @@ def test_misaligned_convs_are_priced_by_their_measured_slowdown():
 
     aligned = [op(c) for c in (64, 80, 96, 112, 128, 160, 192, 256)]
     probes = [op(c) for c in (72, 88, 136, 200)]
-    table = replace(synthetic_table(keys=aligned), precision="fp16")
+    table = replace(synthetic_table(keys=aligned), backend="torch")
     without = Predictor(table)
     table.entries.update({key: 1.3 * true_latency(key, table.batch) for key in probes})
     with_probes = Predictor(table)
@@ -148,7 +149,7 @@ def test_misaligned_convs_are_priced_by_their_measured_slowdown():
     expected = np.median([table.entries[k] for k in probes] / predict_keys(without, probes))
     assert expected > 1.0
     assert with_probes.slowdown[(3, 1)] == pytest.approx(expected)
-    assert Predictor(replace(table, precision="fp32")).slowdown == {}  # no tensor cores, no probes
+    assert Predictor(replace(table, backend="onnxruntime")).slowdown == {}  # CPUs: no tiles, no probes
     unmeasured = op(104)
     assert predict_keys(with_probes, [unmeasured])[0] == pytest.approx(
         expected * predict_keys(without, [unmeasured])[0]

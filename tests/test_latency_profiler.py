@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from latency_helpers import synthetic_keys, true_latency
 
@@ -6,7 +7,15 @@ from designer.reference import resnet50
 from designer.space import SearchSpace
 from designer.structure import arch_layers
 from latency.backend import Settings, check_device
-from latency.grid import profile_ops
+from latency.grid import (
+    SPARSE_ABOVE,
+    SPARSE_SKIPPED,
+    SPARSE_WORK_CAP,
+    alignment_ops,
+    profile_ops,
+    reference_ops,
+    work,
+)
 from latency.ops import layer_ops
 from latency.profiler import build_profile, partial_path
 from latency.table import LatencyTable
@@ -82,3 +91,17 @@ def test_the_grid_covers_the_design_space_kinds_and_the_reference_networks():
     space = SearchSpace("bottleneck", 224)
     assert {op.res for op in ops if op.kind == "conv_act" and op.cin >= 8} >= set(space.stage_resolutions[:-1])
     assert 1000 < len(ops) < 3000  # sized for <= 10 minutes of H100 time (see benchmarks/latency_h100.sh)
+
+
+def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops():
+    dense, sparse = set(profile_ops(224)), set(profile_ops(224, dense=False))
+    assert sparse < dense and len(sparse) < 0.75 * len(dense)
+    assert {op.kind for op in sparse} == {op.kind for op in dense}
+    assert reference_ops(224) <= sparse
+    assert any(op in sparse for op in alignment_ops(224))
+    largest = np.max([work(op) for op in reference_ops(224, ("resnet50",))], axis=0)
+    for op in sparse - reference_ops(224):
+        scale = np.max(np.array(work(op)) / largest)
+        assert scale <= SPARSE_WORK_CAP
+        if scale > SPARSE_ABOVE and op.cout >= 64:
+            assert op.cin not in SPARSE_SKIPPED and op.cout not in SPARSE_SKIPPED

@@ -16,7 +16,7 @@ def test_profile_round_trips_one_sorted_entry_per_line(tmp_path):
     loaded = LatencyTable.load(path)
     assert loaded.entries.keys() == table.entries.keys()
     assert all(abs(loaded.entries[k] / table.entries[k] - 1) < 1e-5 for k in table.entries)
-    assert (loaded.gpu, loaded.backend, loaded.precision, loaded.batch) == ("synth", "torch", "fp32", 8)
+    assert (loaded.gpu, loaded.backend, loaded.precision, loaded.batch) == ("synth", "onnxruntime", "fp32", 8)
     lines = path.read_text().splitlines()
     rows = [json.loads(line.strip().rstrip(",")) for line in lines if line.strip().startswith('["')]
     assert len(rows) == len(table.entries)
