@@ -72,7 +72,7 @@ def time_phases(precision: str, limit: int, ops: list[OpKey], batch: int) -> lis
             graph = backend.capture(run, copies)
             torch.cuda.synchronize()
             marks.append(time.perf_counter())
-            replays = backend.replay_times(graph, 5, 20)
+            replays = backend.replay_times(graph, backend.settings.warmup, backend.settings.repetitions)
             marks.append(time.perf_counter())
         del graph, run
         phases = dict(zip(("setup_s", "autotune_s", "capture_s", "replays_s"), np.diff(marks).tolist()))
