@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
+from designer.errors import DesignerError
 from latency.check import ErrorSummary, split
 from latency.ops import OpKey
 from latency.predictor import Predictor, predict_keys
@@ -129,4 +131,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DesignerError as error:
+        sys.exit(f"error: {error}")

@@ -27,7 +27,7 @@ import numpy as np
 
 from designer.errors import DesignerError
 from designer.fileio import atomic_write_text
-from latency.backend import Settings
+from latency.backend import PRECISIONS, Settings
 from latency.grid import profile_ops
 from latency.ops import OpKey
 from latency.profiles import resolve_profile
@@ -95,9 +95,9 @@ def limit_list(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precision", choices=PRECISIONS["torch"], default="fp32")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--ops", type=int, default=80)
+    parser.add_argument("--ops", type=int, default=80, help=f"ops to sample (at least {BINS}, one per bin)")
     parser.add_argument(
         "--limits", type=limit_list, default="10,3,1", help="cuDNN benchmark_limit values, comma-separated"
     )
@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.ops < BINS:
+        parser.error(f"--ops must be at least {BINS} (one op per latency bin)")
     try:
         if args.worker is not None:
             ops = [OpKey(*item) for item in json.loads(sys.stdin.read())]
