@@ -16,8 +16,8 @@ That *dense* grid is for precisions on tensor cores (:func:`latency.backend.on_t
 Off them (fp32 on a GPU, CPUs) each op takes about three times as long to autotune and time
 (cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
 at :data:`SPARSE_WORK_CAP` and times ops above :data:`SPARSE_ABOVE` times that work on every
-other width of :data:`CHANNELS` only; on the H100 in fp32 it takes 7.5 minutes instead of an
-estimated 30 and predicts whole networks within 6 % (``docs/RESULTS.md``).
+other width of :data:`CHANNELS` only; on the H100 in fp32 it takes 7.5 minutes (the dense one,
+3.2x its fp16 time, would take about 30) and predicts whole networks within 6 % (``docs/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ i.e. images, form groups of their own per input width):
   (:data:`SNAP_TILE`); a count between measured points is priced as the next measured count
   within its tile (on the H100 in fp16 a 3x3 conv at 520 channels takes as long as at 576,
   60 % longer than at 512; ``benchmarks/channel_steps.py``). Off tensor cores this does harm:
-  on the V100 FP32 tables it drops held-out widths within 10 % from 79 % to 72 %.
+  on the V100 FP32 tables it drops held-out widths within 10 % from 79 % to 72 % at batch 1
+  (``benchmarks/predictor_ablation.py``).
 * **Misaligned convs**: on GPU backends, channel counts that are odd multiples of 8 (above
   64) run at their own speed (on tensor cores slower still; in fp32 on the H100 about 6-12 %
   slower than the aligned model says). They are left out of the grid above; the median of measured / predicted over the
