@@ -1,6 +1,6 @@
 """Op latency against channel count at fine steps: where GPU tile sizes put steps in latency.
 
-The shipped profiles measure widths on a coarse grid (``latency.grid.CHANNELS``); designs land
+The shipped profiles measure widths on a coarse grid (``latency.measure.grid.CHANNELS``); designs land
 between its points on multiples of 8. This sweep times the ResNet basic block's convs
 (``conv_act`` and ``conv_add_act``, 3x3, ``cin == cout``) and the 1x1 convs of bottleneck and
 inverted-residual blocks at every multiple of 8 in a range, with the profile's backend and
@@ -19,10 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_text
-from latency.backend import Settings, get_backend
-from latency.ops import OpKey
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_text
+from latency.measure.backend import Settings, get_backend
+from latency.predict.ops import OpKey
 
 SWEEPS = (  # (kind, kernel, input resolutions)
     ("conv_act", 3, (28, 14, 7)),

@@ -35,16 +35,16 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from designer.analysis import analyze_spec
-from designer.errors import DesignerError
-from designer.model import build_model
-from designer.reference import REFERENCES, reference_spec
+from designer.core.analysis import analyze_spec
+from designer.core.errors import DesignerError
+from designer.core.reference import REFERENCES, reference_spec
+from designer.nn.fold import fold_batchnorm
+from designer.nn.model import build_model
 from export.deps import tensorrt_available
-from export.fold import fold_batchnorm
 from export.onnx_export import export_onnx, ort_session, random_input, run_ort, verify_onnx
 from export.options import EngineOptions
 from export.source import Network, load_network
-from latency.backend import wall_clock_median
+from latency.measure.backend import wall_clock_median
 
 
 def load(model: str) -> Network:

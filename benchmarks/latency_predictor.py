@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
-from designer.errors import DesignerError
-from latency.check import ErrorSummary, split
-from latency.ops import OpKey
-from latency.predictor import Predictor, predict_keys
-from latency.table import LatencyTable
-from latency.tinynas import read_tinynas
+from designer.core.errors import DesignerError
+from latency.predict.check import ErrorSummary, split
+from latency.predict.ops import OpKey
+from latency.predict.predictor import Predictor, predict_keys
+from latency.predict.table import LatencyTable
+from latency.predict.tinynas import read_tinynas
 
 TABLES = (("conv_data.out", "fp32"), ("conv_data.out.fp16", "fp16"))
 

@@ -18,13 +18,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_text
-from designer.spec import ArchSpec
-from designer.structure import arch_layers
-from designer.verify import Measurer
-from latency.ops import OpKey, layer_ops
-from latency.predictor import Predictor, predict_keys
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_text
+from designer.core.spec import ArchSpec
+from designer.core.structure import arch_layers
+from designer.workflows.verify import ProfileMeasurer
+from latency.predict.ops import OpKey, layer_ops
+from latency.predict.predictor import Predictor, predict_keys
 
 
 def network_ops(spec: ArchSpec) -> Counter[OpKey]:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", nargs="*", default=[], help="networks of --report to break down")
     parser.add_argument("--specs", nargs="*", type=Path, default=[], help="arch spec JSON files")
     args = parser.parse_args(argv)
-    measurer = Measurer(args.profile)
+    measurer = ProfileMeasurer(args.profile)
     predictor, backend = Predictor(measurer.table), measurer.backend
     results = []
     for name, spec in load_networks(args.report, args.names, args.specs).items():

@@ -2,11 +2,11 @@
 
     python benchmarks/predictor_ablation.py [--shared ../shared/data/tinynas-v100] [--json out.json]
 
-* Tile snapping (``latency.predictor.SNAP_TILE``, applied on tensor cores only): every table
+* Tile snapping (``latency.predict.predictor.SNAP_TILE``, applied on tensor cores only): every table
   with whole output widths held out (as in ``benchmarks/latency_predictor.py``), predicted
   with snapping on and off. The imported tables hold no misaligned widths, so switching
   ``snap_tile`` on a fitted predictor changes nothing else.
-* The completion's parameters (``latency.completion.MAX_SHIFT`` and ``CATEGORY_DISTANCE``):
+* The completion's parameters (``latency.predict.completion.MAX_SHIFT`` and ``CATEGORY_DISTANCE``):
   ``designer profile check --holdout 0.1 --seed 0`` on every table for a few values of each.
 
 Prints the share within +-10 % (and the median |error|) per table and setting.
@@ -19,11 +19,11 @@ import json
 import sys
 from pathlib import Path
 
-from latency import completion
-from latency.check import ErrorSummary, holdout_check
-from latency.predictor import SNAP_TILE, Predictor, predict_keys
-from latency.table import LatencyTable
-from latency.tinynas import read_tinynas
+from latency.predict import completion
+from latency.predict.check import ErrorSummary, holdout_check
+from latency.predict.predictor import SNAP_TILE, Predictor, predict_keys
+from latency.predict.table import LatencyTable
+from latency.predict.tinynas import read_tinynas
 
 TABLES = (("conv_data.out", "fp32"), ("conv_data.out.fp16", "fp16"))
 COMPLETION_SETTINGS = ((2, 0.3), (1, 0.3), (3, 0.3), (2, 0.15), (2, 0.6))
@@ -75,7 +75,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from designer.errors import DesignerError
+    from designer.core.errors import DesignerError
 
     try:
         sys.exit(main())

@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_text
-from latency.backend import PRECISIONS, Settings
-from latency.grid import profile_ops
-from latency.ops import OpKey
-from latency.profiles import resolve_profile
-from latency.table import LatencyTable
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_text
+from latency.measure.backend import PRECISIONS, Settings
+from latency.measure.grid import profile_ops
+from latency.predict.ops import OpKey
+from latency.predict.profiles import resolve_profile
+from latency.predict.table import LatencyTable
 
 BINS = 6
 
@@ -54,7 +54,7 @@ def time_phases(precision: str, limit: int, ops: list[OpKey], batch: int) -> lis
     """Seconds of each phase and the replay times, per op, with cuDNN trying ``limit`` algorithms."""
     import torch
 
-    from latency.torch_backend import TorchBackend
+    from latency.measure.torch_backend import TorchBackend
 
     torch.backends.cudnn.benchmark_limit = limit
     backend = TorchBackend(Settings(precision))

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from designer.fileio import atomic_write_text
+from designer.core.fileio import atomic_write_text
 
 BUDGETS = [
     ("basic", "1.8G", "11.7M"),

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from designer.design import DesignRequest, design
-from designer.entropy import effectiveness
-from designer.space import GridEvaluator
+from designer.core.entropy import effectiveness
+from designer.core.space import GridEvaluator
+from designer.workflows.design import DesignRequest, design
 
 BUDGETS = [  # family, params, FLOPs (MACs)
     *[

@@ -5,7 +5,7 @@ reachable range (from the highest reachable throughput down by ``--span``):
 
 * open loop: solve against the profile as shipped, build the design, measure it; the
   prediction error is ``predicted / measured - 1``;
-* closed loop: ``designer.verify`` rounds until the measured throughput is in
+* closed loop: ``designer.workflows.verify`` rounds until the measured throughput is in
   ``[target, 1.05 * target]``;
 * match: target ResNet-50's measured throughput, verify, compare entropies.
 
@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from designer.analysis import analyze_spec
-from designer.design import DesignRequest, design
-from designer.fileio import atomic_write_text
-from designer.reference import reference_spec
-from designer.solver import cheapest
-from designer.throughput import throughput_constraint
-from designer.verify import BAND, Measurer, in_band, verify
+from designer.core.analysis import analyze_spec
+from designer.core.fileio import atomic_write_text
+from designer.core.reference import reference_spec
+from designer.core.solver import cheapest
+from designer.core.throughput import throughput_constraint
+from designer.workflows.design import DesignRequest, design
+from designer.workflows.verify import BAND, ProfileMeasurer, in_band, verify
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     # the closed loop extends the profile: keep those additions out of the shipped folder
     os.environ.setdefault("DESIGNER_PROFILE_DIR", tempfile.mkdtemp(prefix="profiles-"))
 
-    measurer = Measurer(args.profile)
+    measurer = ProfileMeasurer(args.profile)
     shipped = measurer.predictor()
     request = DesignRequest(
         family=args.family, profile=args.profile, resolution=args.resolution, num_classes=args.classes
@@ -77,7 +77,7 @@ def main() -> None:
         start = time.perf_counter()
         result = design(replace(request, target_throughput=float(target)), latency_model=shipped)
         measured = measurer.throughput(result.spec)
-        predicted = result.extra["predicted_throughput"]
+        predicted = result.predicted_throughput
         row = {
             "target": float(target),
             "predicted": predicted,

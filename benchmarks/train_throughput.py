@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from designer.analysis import analyze_spec
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_text
-from designer.spec import ArchSpec
+from designer.core.analysis import analyze_spec
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_text
+from designer.core.spec import ArchSpec
 from train.augment import TrainTransform
 from train.distributed import Dist, pick_device
 from train.engine import TrainStep, autocast_dtype, parallel, resolve_arch, training_model

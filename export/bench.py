@@ -16,7 +16,7 @@ import numpy as np
 import tensorrt as trt
 import torch
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 from export.onnx_export import ort_session
 from export.options import ENGINE_TOLERANCE
 from export.parity import Parity, check_parity

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 
 TENSORRT_INSTALL = "install it with pip install 'designer[tensorrt]' on a machine with an NVIDIA GPU and driver"
 

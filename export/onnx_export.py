@@ -21,10 +21,10 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from designer.errors import DesignerError
-from designer.spec import ArchSpec
+from designer.core.errors import DesignerError
+from designer.core.spec import ArchSpec
+from designer.nn.fold import fold_batchnorm
 from export.deps import require
-from export.fold import fold_batchnorm
 from export.parity import Parity, check_parity
 from export.source import Network
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.errors import DesignerError
+from designer.core.errors import ParameterError
+from designer.core.params import check_choice, check_int
 
 PRECISIONS = ("fp32", "fp16")
 ENGINE_TOLERANCE = 2e-2
@@ -29,20 +30,17 @@ class EngineOptions:
     timing_cache: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise DesignerError(f"precision {self.precision!r} is not supported; use one of {', '.join(PRECISIONS)}")
-        batches = {"--min-batch": self.min_batch, "--opt-batch": self.opt_batch, "--max-batch": self.max_batch}
-        for flag, value in batches.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DesignerError(f"{flag} must be a positive integer, got {value!r}")
+        check_choice("precision", self.precision, PRECISIONS)
+        for name in ("min_batch", "opt_batch", "max_batch"):
+            check_int(name, getattr(self, name))
         if not self.min_batch <= self.opt_batch <= self.max_batch:
-            raise DesignerError(
+            raise ParameterError(
                 f"batch range min {self.min_batch}, opt {self.opt_batch}, max {self.max_batch} is not ordered; "
-                "give --min-batch <= --opt-batch <= --max-batch"
+                "give {min_batch} <= {opt_batch} <= {max_batch}"
             )
-        if self.workspace < 1 << 20:
-            raise DesignerError(
-                f"workspace of {self.workspace} bytes is too small; give at least 1M, e.g. --workspace 4G"
+        if isinstance(self.workspace, bool) or not isinstance(self.workspace, int) or self.workspace < 1 << 20:
+            raise ParameterError(
+                f"a workspace of {self.workspace} bytes is too small; give at least 1M, e.g. {{workspace}} 4G"
             )
 
     @property

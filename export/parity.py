@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 
 
 @dataclass(frozen=True)

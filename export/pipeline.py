@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_bytes
-from designer.spec import ArchSpec
+from designer.core.errors import ParameterError
+from designer.core.fileio import atomic_write_bytes
+from designer.core.spec import ArchSpec
 from export.deps import check_tensorrt
 from export.onnx_export import OPSET, export_onnx, verify_onnx
 from export.options import EngineOptions
@@ -25,7 +25,8 @@ from export.triton import TritonModel, check_target, model_config_schema, onnx_t
 class ExportRequest:
     """What to export and where. The engine options' batch range also sets Triton's batching."""
 
-    source: Path
+    source: Path | ArchSpec
+    """An arch JSON or a spec (untrained weights), or a checkpoint."""
     onnx: Path | None = None
     engine: Path | None = None
     triton_repo: Path | None = None
@@ -38,10 +39,10 @@ class ExportRequest:
     def check(self) -> None:
         """Raise on a request that cannot succeed, before anything is loaded or built."""
         if not (self.onnx or self.engine or self.triton_repo):
-            raise DesignerError("nothing to export; give --onnx PATH, --engine PATH and/or --triton-repo DIR")
+            raise ParameterError("nothing to export; give {onnx} PATH, {engine} PATH and/or {triton_repo} DIR")
         if self.triton_repo:
             if not self.name:
-                raise DesignerError("--triton-repo needs --name NAME, the model's name in Triton")
+                raise ParameterError("{triton_repo} needs {name}, the model's name in Triton")
             check_target(self.triton_repo, self.name, self.instances)
             model_config_schema()
         if self.engine:
@@ -64,7 +65,9 @@ def run_export(request: ExportRequest, log: Callable[[str], None] = print) -> Ex
     request.check()
     network = load_network(request.source, request.prefer_ema)
     if not network.trained:
-        log(f"note: {request.source} is an arch spec, so the exported weights are untrained (random initialisation)")
+        log(
+            f"note: {_label(request.source)} is an arch spec, so the exported weights are untrained (random initialisation)"
+        )
     model = export_onnx(network)
     parity = verify_onnx(model, network.model, network.spec)
     log("onnxruntime matches PyTorch: " + "; ".join(map(str, parity)))
@@ -103,3 +106,38 @@ def run_export(request: ExportRequest, log: Callable[[str], None] = print) -> Ex
         written.append(target)
         log(f"wrote Triton model {target} ({triton_model.platform}); see {target / 'README.md'} to serve it")
     return ExportResult(network.spec, network.trained, tuple(parity), tuple(written))
+
+
+def _label(source: Path | ArchSpec) -> str:
+    return (source.name or "the spec") if isinstance(source, ArchSpec) else str(source)
+
+
+def export(
+    source: str | Path | ArchSpec,
+    *,
+    onnx: str | Path | None = None,
+    engine: str | Path | None = None,
+    triton_repo: str | Path | None = None,
+    name: str | None = None,
+    instances: int = 1,
+    engine_options: EngineOptions | None = None,
+    prefer_ema: bool = True,
+    log: Callable[[str], None] = print,
+) -> ExportResult:
+    """Export a spec, an arch JSON or a checkpoint to ONNX (``onnx``), a TensorRT engine
+    (``engine``) and/or a Triton model repository entry (``triton_repo`` and ``name``)."""
+
+    def path(value: str | Path | None) -> Path | None:
+        return Path(value) if value is not None else None
+
+    request = ExportRequest(
+        source=source if isinstance(source, ArchSpec) else Path(source),
+        onnx=path(onnx),
+        engine=path(engine),
+        triton_repo=path(triton_repo),
+        name=name,
+        instances=instances,
+        engine_options=engine_options or EngineOptions(),
+        prefer_ema=prefer_ema,
+    )
+    return run_export(request, log)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.checkpoint import model_from_checkpoint
-from designer.model import DesignedNet, build_model
-from designer.spec import ArchSpec
+from designer.core.spec import ArchSpec
+from designer.nn.checkpoint import model_from_checkpoint
+from designer.nn.model import DesignedNet, build_model
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,10 @@ class Network:
     """False for a spec JSON: its weights are a random initialisation."""
 
 
-def load_network(path: str | Path, prefer_ema: bool = True) -> Network:
-    """A ``.json`` path is an arch spec; anything else a checkpoint (EMA weights if it has them)."""
+def load_network(path: str | Path | ArchSpec, prefer_ema: bool = True) -> Network:
+    """A spec or a ``.json`` path is an arch spec; anything else a checkpoint (EMA weights if it has them)."""
+    if isinstance(path, ArchSpec):
+        return Network(path, build_model(path).eval(), trained=False)
     path = Path(path)
     if path.suffix.lower() == ".json":
         spec = ArchSpec.load(path)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import tensorrt as trt
 
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_bytes
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_bytes
 from export.options import EngineOptions
 
 Severity = trt.ILogger.Severity

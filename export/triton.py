@@ -25,7 +25,7 @@ from typing import Any
 
 import onnx
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 from export.deps import require
 
 PLATFORMS = {"onnxruntime_onnx": "model.onnx", "tensorrt_plan": "model.plan"}

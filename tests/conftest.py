@@ -1,44 +1,16 @@
-"""Shared test helpers."""
+"""Test session settings. Helpers shared by tests live in ``tests/support/``; nothing here imports
+PyTorch, so the NumPy-only tests run without it."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-import torch
-from torch import nn
-
-
-def count_module(model: nn.Module, resolution: int, in_channels: int = 3) -> tuple[int, int]:
-    """MACs of convs and linears (counted by forward hooks) and the parameter count."""
-    total = 0
-
-    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        nonlocal total
-        if isinstance(module, nn.Linear):
-            total += module.in_features * module.out_features
-        else:
-            k = module.kernel_size[0] * module.kernel_size[1]
-            total += module.in_channels // module.groups * k * output.shape[1] * output.shape[2] * output.shape[3]
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    model.eval()
-    with torch.no_grad():
-        model(torch.randn(1, in_channels, resolution, resolution))
-    for handle in handles:
-        handle.remove()
-    return total, sum(p.numel() for p in model.parameters())
-
-
-def small_resnet() -> nn.Module:
-    """A module factory for ``designer analyze package.module:factory``."""
-    from designer.model import build_model
-    from designer.reference import reference_spec
-
-    return build_model(reference_spec("resnet18", 64, 10))
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_predictor_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Fitted predictors go to a folder of the test session, not the user's cache."""
+def _private_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fitted predictors, user profiles and crash reports go to folders of the test session, not the user's."""
     os.environ["DESIGNER_CACHE_DIR"] = str(tmp_path_factory.mktemp("predictor-cache"))
+    os.environ["DESIGNER_PROFILE_DIR"] = str(tmp_path_factory.mktemp("user-profiles"))
+    os.environ["DESIGNER_CRASH_DIR"] = str(tmp_path_factory.mktemp("crash-reports"))

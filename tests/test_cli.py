@@ -3,7 +3,7 @@ import json
 import pytest
 
 from designer.cli import main
-from designer.spec import ArchSpec
+from designer.core.spec import ArchSpec
 
 SOLVE_KEYS = {"flops", "params", "rho", "entropy", "objective", "solve_seconds", "arch"}
 SMALL = ["--resolution", "32", "--stages", "3", "--max-width", "128", "--max-depth", "6", "--classes", "10"]
@@ -38,18 +38,18 @@ def test_analyze_uses_solve_key_names(capsys, tmp_path):
     data = json.loads(out)
     assert code == 0 and {"flops", "params", "rho", "entropy", "depth", "mean_width"} <= set(data)
     assert data["params"] == 25_557_032
-    code, out, _ = run(capsys, "analyze", "conftest:small_resnet", "--resolution", "64", "--json")
+    code, out, _ = run(capsys, "analyze", "support.nets:small_resnet", "--resolution", "64", "--json")
     assert code == 0 and json.loads(out)["params"] == 11_181_642  # resnet18 with a 10-class head
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["solve", "--family", "vit", "--flops", "1G"], "unknown family 'vit'"),
-        (["solve", "--flops", "lots"], "--flops 'lots' is not a number"),
-        (["solve", "--flops", "1G", "--rho", "50"], "out of range; use a value in"),
+        (["solve", "--family", "vit", "--flops", "1G"], "--family: invalid choice: 'vit'"),
+        (["solve", "--flops", "lots"], "--flops: 'lots' is not a number"),
+        (["solve", "--flops", "1G", "--rho", "50"], "--rho must be a finite number at least 0.05 and at most 5"),
         (["solve", "--family", "mbv2", "--flops", "5M"], "smallest feasible FLOPs budget is"),
-        (["solve", "--flops", "1G", "--alpha", "1,2"], "--alpha needs 5 non-negative weights"),
+        (["solve", "--flops", "1G", "--alpha", "1,2"], "--alpha needs 5 finite non-negative weights"),
         (["analyze", "nonsense"], "is not an arch JSON"),
     ],
 )

@@ -1,12 +1,12 @@
 """FLOPs and params from the spec equal what counting the built module gives."""
 
 import pytest
-from conftest import count_module
+from support.nets import count_module
 
-from designer.analysis import analyze_spec
-from designer.model import build_model
-from designer.reference import reference_spec
-from designer.spec import ArchSpec, StageSpec, StemSpec
+from designer.core.analysis import analyze_spec
+from designer.core.reference import reference_spec
+from designer.core.spec import ArchSpec, StageSpec, StemSpec
+from designer.nn.model import build_model
 
 PUBLISHED = {  # torchvision's parameter counts and MACs at 224x224
     "resnet18": (11_689_512, 1.814e9),

@@ -3,12 +3,12 @@ import math
 import numpy as np
 import pytest
 
-from designer.analysis import analyze_spec
-from designer.entropy import depth_penalty, effectiveness, stage_weights
-from designer.model import build_model
-from designer.reference import reference_spec
-from designer.spec import ArchSpec, StageSpec, StemSpec
-from designer.walk import analyze_module
+from designer.core.analysis import analyze_spec
+from designer.core.entropy import depth_penalty, effectiveness, stage_weights
+from designer.core.reference import reference_spec
+from designer.core.spec import ArchSpec, StageSpec, StemSpec
+from designer.nn.model import build_model
+from designer.nn.walk import analyze_module
 
 
 def tiny() -> ArchSpec:

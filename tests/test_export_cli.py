@@ -3,11 +3,11 @@
 import onnx
 import pytest
 import torch
-from test_export_onnx import tiny_spec, trained_like
+from support.specs import tiny_family_spec, trained_like
 
-from designer.checkpoint import save_checkpoint
 from designer.cli import main
-from designer.model import build_model
+from designer.nn.checkpoint import save_checkpoint
+from designer.nn.model import build_model
 from export.deps import tensorrt_available
 from export.onnx_export import TOLERANCE, ort_session, read_spec, run_ort
 from export.parity import Parity
@@ -24,7 +24,7 @@ def test_checkpoint_exports_its_ema_weights_to_onnx_and_a_triton_repository(caps
     pytest.importorskip("tritonclient.grpc.model_config_pb2")
     from export.triton import parse_config
 
-    spec = tiny_spec("mbv2")
+    spec = tiny_family_spec("mbv2")
     raw, ema = trained_like(spec, seed=0), trained_like(spec, seed=1)
     save_checkpoint(tmp_path / "run.pt", spec, raw.state_dict(), ema=ema.state_dict())
     onnx_path, repo = tmp_path / "out" / "net.onnx", tmp_path / "repo"
@@ -53,32 +53,32 @@ def test_checkpoint_exports_its_ema_weights_to_onnx_and_a_triton_repository(caps
 
 
 def test_an_arch_spec_loads_with_untrained_weights(tmp_path):
-    spec = tiny_spec("basic")
+    spec = tiny_family_spec("basic")
     spec.save(tmp_path / "arch.json")
     network = load_network(tmp_path / "arch.json")
     assert network.spec == spec and not network.trained and not network.model.training
 
 
 def bad_checkpoint(tmp_path):
-    spec = tiny_spec("basic")
-    other = build_model(tiny_spec("bottleneck"))
+    spec = tiny_family_spec("basic")
+    other = build_model(tiny_family_spec("bottleneck"))
     save_checkpoint(tmp_path / "bad.pt", spec, other.state_dict())
     return tmp_path / "bad.pt"
 
 
 def arch(tmp_path):
-    tiny_spec("basic").save(tmp_path / "arch.json")
+    tiny_family_spec("basic").save(tmp_path / "arch.json")
     return tmp_path / "arch.json"
 
 
 BAD_EXPORTS = [
     (bad_checkpoint, ["--onnx", "out/a.onnx"], "does not match its arch spec"),
-    (arch, ["--engine", "out/a.plan", "--precision", "int8"], "precision 'int8' is not supported; use one of fp32"),
+    (arch, ["--engine", "out/a.plan", "--precision", "int8"], "--precision 'int8' is not one of fp32, fp16"),
     (arch, ["--engine", "out/a.plan", "--min-batch", 8, "--max-batch", 4], "give --min-batch <= --opt-batch"),
-    (arch, ["--onnx", "out/a.onnx", "--opt-batch", 0], "--opt-batch must be a positive integer"),
-    (arch, ["--engine", "out/a.plan", "--workspace", "lots"], "--workspace 'lots' is not a number"),
+    (arch, ["--onnx", "out/a.onnx", "--opt-batch", 0], "--opt-batch must be a whole number of at least 1"),
+    (arch, ["--engine", "out/a.plan", "--workspace", "lots"], "--workspace: 'lots' is not a number"),
     (arch, [], "nothing to export; give --onnx PATH"),
-    (arch, ["--triton-repo", "out/repo"], "--triton-repo needs --name NAME"),
+    (arch, ["--triton-repo", "out/repo"], "--triton-repo needs --name"),
     (arch, ["--triton-repo", "out/repo", "--name", "a/b"], "is not a valid Triton model name"),
     (lambda tmp_path: tmp_path / "missing.pt", ["--onnx", "out/a.onnx"], "does not exist; check the path"),
 ]

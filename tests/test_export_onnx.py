@@ -4,12 +4,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from support.specs import tiny_family_spec, trained_like
 from torch import nn
 
-from designer.errors import DesignerError
-from designer.model import build_model
-from designer.spec import ArchSpec, StageSpec, StemSpec
-from export.fold import fold_batchnorm
+from designer.core.blocks import list_families
+from designer.core.errors import DesignerError
+from designer.nn.fold import fold_batchnorm
 from export.onnx_export import (
     ARCH_KEY,
     DIGEST_KEY,
@@ -28,42 +28,10 @@ from export.onnx_export import (
 from export.parity import Parity, check_parity
 from export.source import Network
 
-FAMILIES = {
-    "basic": {},
-    "bottleneck": {"inner": 8},
-    "mbv2": {"expansion": 3, "se": True},
-}
 
-
-def tiny_spec(family: str) -> ArchSpec:
-    """Two stages (a projection shortcut and identity blocks) at 32x32; mbv2 with SE and a head conv."""
-    extra = FAMILIES[family]
-    stages = (
-        StageSpec(block=family, width=24, depth=2, stride=2, **extra),
-        StageSpec(block=family, width=32, depth=1, stride=2, kernel=5 if family == "mbv2" else 3, **extra),
-    )
-    head = 48 if family == "mbv2" else None
-    return ArchSpec(resolution=32, stem=StemSpec(16), stages=stages, head_width=head, num_classes=10, name=family)
-
-
-def trained_like(spec: ArchSpec, seed: int = 0) -> nn.Module:
-    """A network with non-trivial batch-norm statistics and affine parameters, as after training."""
-    torch.manual_seed(seed)
-    model = build_model(spec)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            nn.init.uniform_(module.weight, 0.5, 1.5)
-            nn.init.uniform_(module.bias, -0.2, 0.2)
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, 0, 0.1)
-    return model.eval()
-
-
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", list_families())
 def test_fold_batchnorm_matches_unfolded_network(family):
-    model = trained_like(tiny_spec(family))
+    model = trained_like(tiny_family_spec(family))
     folded = fold_batchnorm(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()), "the original must be left alone"
@@ -73,9 +41,9 @@ def test_fold_batchnorm_matches_unfolded_network(family):
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", list_families())
 def test_every_family_exports_and_matches_pytorch_in_onnxruntime(family):
-    spec = tiny_spec(family)
+    spec = tiny_family_spec(family)
     model = trained_like(spec)
     onnx_model = export_onnx(Network(spec, model, trained=True))
 
@@ -115,7 +83,7 @@ def test_parity_is_relative_to_the_largest_reference_value_and_catches_nan():
 
 
 def test_read_spec_rejects_missing_or_tampered_metadata():
-    spec = tiny_spec("basic")
+    spec = tiny_family_spec("basic")
     model = onnx.helper.make_model(onnx.helper.make_graph([], "empty", [], []))
     with pytest.raises(DesignerError, match="no designer spec"):
         read_spec(model)

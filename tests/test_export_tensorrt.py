@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_export_onnx import tiny_spec, trained_like
+from support.specs import tiny_family_spec, trained_like
 
 from designer.cli import main
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 from export.deps import tensorrt_available
 from export.options import EngineOptions
 
@@ -102,7 +102,7 @@ def test_engine_builds_with_a_reused_timing_cache_and_matches_onnxruntime(tmp_pa
     from export.source import Network
     from export.tensorrt_engine import build_engine
 
-    spec = tiny_spec("bottleneck")
+    spec = tiny_family_spec("bottleneck")
     onnx_bytes = export_onnx(Network(spec, trained_like(spec), trained=True)).SerializeToString()
     (tmp_path / "net.onnx").write_bytes(onnx_bytes)
     cache = tmp_path / "timing.cache"
@@ -123,7 +123,7 @@ def test_engine_builds_with_a_reused_timing_cache_and_matches_onnxruntime(tmp_pa
 def test_cli_builds_an_engine_into_a_triton_repository_and_benches_it(capsys, tmp_path):
     from export.triton import parse_config
 
-    tiny_spec("mbv2").save(tmp_path / "arch.json")
+    tiny_family_spec("mbv2").save(tmp_path / "arch.json")
     plan, repo = tmp_path / "net.plan", tmp_path / "repo"
     batches = ["--min-batch", "1", "--opt-batch", "4", "--max-batch", "8"]
     argv = ["export", str(tmp_path / "arch.json"), "--onnx", str(tmp_path / "net.onnx"), "--engine", str(plan)]

@@ -5,7 +5,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 from export.triton import TensorConfig, TritonModel, check_target, onnx_tensors, parse_config, write_repository
 
 pytest.importorskip("tritonclient.grpc.model_config_pb2")  # the triton extra; installed with dev

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from designer.reference import resnet18
-from latency.backend import Settings, get_backend
-from latency.ops import OpKey
+from designer.core.reference import resnet18
+from latency.measure.backend import Settings, get_backend
+from latency.predict.ops import OpKey
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_tensorrt_backend_type_checks_against_the_tensorrt_stubs():
     if importlib.util.find_spec("tensorrt") is None and importlib.util.find_spec("tensorrt_bindings") is None:
         pytest.skip("neither tensorrt nor tensorrt-stubs is installed")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-incremental", "latency/trt_backend.py"],
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-incremental", "latency/measure/trt_backend.py"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -56,8 +56,8 @@ def test_tensorrt_builds_and_times_an_op_engine():
 
 @pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU")
 def test_torch_ops_of_a_network_sum_to_its_end_to_end_time():
-    from designer.structure import arch_layers
-    from latency.ops import layer_ops
+    from designer.core.structure import arch_layers
+    from latency.predict.ops import layer_ops
 
     backend = get_backend("torch", Settings("fp16", warmup=3, repetitions=10))
     spec = resnet18(128, 1000)
@@ -69,8 +69,8 @@ def test_torch_ops_of_a_network_sum_to_its_end_to_end_time():
 def test_timed_networks_have_no_all_zero_convs():
     from torch import nn
 
-    from designer.reference import resnet50
-    from latency.modules import network_module
+    from designer.core.reference import resnet50
+    from latency.measure.modules import network_module
 
     convs = [m for m in network_module(resnet50(32, 10)).modules() if isinstance(m, nn.Conv2d)]
     assert convs and all(bool(conv.weight.abs().sum() > 0) and conv.bias is not None for conv in convs)

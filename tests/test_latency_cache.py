@@ -1,9 +1,9 @@
 import numpy as np
-from latency_helpers import synthetic_keys, synthetic_table
+from support.latency import synthetic_keys, synthetic_table
 
-from latency.cache import cache_path, load_predictor
-from latency.predictor import Predictor, predict_keys
-from latency.table import LatencyTable
+from latency.predict.cache import cache_path, load_predictor
+from latency.predict.predictor import Predictor, predict_keys
+from latency.predict.table import LatencyTable
 
 
 def test_a_fit_is_cached_and_reused(tmp_path, monkeypatch):

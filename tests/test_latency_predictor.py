@@ -3,15 +3,16 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from latency_helpers import relative_error, synthetic_keys, synthetic_table, true_latency
+from support.latency import relative_error, synthetic_keys, synthetic_table, true_latency
 
-from designer.layers import Layer
-from designer.reference import mobilenet_v2, resnet50
-from designer.space import SearchSpace
-from designer.structure import arch_layers
-from latency.check import holdout_check
-from latency.ops import OpKey
-from latency.predictor import Predictor, predict_keys, snap_up
+from designer.core.layers import Layer
+from designer.core.reference import mobilenet_v2, resnet50
+from designer.core.space import SearchSpace
+from designer.core.structure import arch_layers
+from latency.predict.cache import load_predictor
+from latency.predict.check import holdout_check
+from latency.predict.ops import OpKey
+from latency.predict.predictor import Predictor, predict_keys, snap_up
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,8 @@ def test_network_latency_is_the_sum_of_its_layers_and_throughput_batch_over_late
 @pytest.mark.parametrize("profile", ["synthetic", "cpu-ort-fp32-b8"])
 @pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
 def test_every_design_grid_shape_gets_a_finite_positive_latency_fast(profile, family):
-    predictor = Predictor(synthetic_table()) if profile == "synthetic" else Predictor.load(profile)
-    space = SearchSpace(family, 224)
+    predictor = Predictor(synthetic_table()) if profile == "synthetic" else load_predictor(profile)
+    space = SearchSpace.of(family, 224)
     widths = np.array(space.widths, dtype=float)
     start = time.perf_counter()
     values = []
@@ -95,7 +96,7 @@ def test_every_design_grid_shape_gets_a_finite_positive_latency_fast(profile, fa
 
 
 def test_reference_networks_cost_what_their_size_suggests():
-    predictor = Predictor.load("cpu-ort-fp32-b8")
+    predictor = load_predictor("cpu-ort-fp32-b8")
     assert 0 < predictor.network_latency(mobilenet_v2(32, 10)) < predictor.network_latency(resnet50(32, 10))
 
 
@@ -107,8 +108,8 @@ def test_holdout_check_on_the_synthetic_device_is_nearly_exact():
 
 @pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
 def test_the_solver_prices_a_design_like_its_network(family):
-    predictor = Predictor.load("cpu-ort-fp32-b8")
-    space = SearchSpace(family, 32, stages=4, max_width=256)
+    predictor = load_predictor("cpu-ort-fp32-b8")
+    space = SearchSpace.of(family, 32, stages=4, max_width=256)
     grids = space.grids()
     point = {name: grid[len(grid) // 3] for name, grid in grids.items()}
     point["stem"] = min(point["stem"], point["width1"])

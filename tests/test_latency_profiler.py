@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
-from latency_helpers import synthetic_keys, true_latency
+from support.latency import synthetic_keys, true_latency
 
-from designer.errors import DesignerError
-from designer.reference import resnet50
-from designer.space import SearchSpace
-from designer.structure import arch_layers
-from latency.backend import Settings, check_device
-from latency.grid import (
+from designer.core.errors import DesignerError
+from designer.core.reference import resnet50
+from designer.core.space import SearchSpace
+from designer.core.structure import arch_layers
+from latency.measure.backend import Settings, check_device
+from latency.measure.grid import (
     SPARSE_ABOVE,
     SPARSE_SKIPPED,
     SPARSE_WORK_CAP,
@@ -16,9 +16,9 @@ from latency.grid import (
     reference_ops,
     work,
 )
-from latency.ops import layer_ops
-from latency.profiler import build_profile, partial_path
-from latency.table import LatencyTable
+from latency.measure.profiler import build_profile, partial_path
+from latency.predict.ops import layer_ops
+from latency.predict.table import LatencyTable
 
 
 class FakeBackend:
@@ -88,7 +88,7 @@ def test_the_grid_covers_the_design_space_kinds_and_the_reference_networks():
         "linear",
     }
     assert {op for layer in arch_layers(resnet50(224)) for op in layer_ops(layer)} <= ops
-    space = SearchSpace("bottleneck", 224)
+    space = SearchSpace.of("bottleneck", 224)
     assert {op.res for op in ops if op.kind == "conv_act" and op.cin >= 8} >= set(space.stage_resolutions[:-1])
     assert 1000 < len(ops) < 3000  # sized for <= 10 minutes of H100 time (see benchmarks/latency_h100.sh)
 

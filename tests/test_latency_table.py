@@ -1,12 +1,12 @@
 import json
 
 import pytest
-from latency_helpers import synthetic_table
+from support.latency import synthetic_table
 
-from designer.errors import DesignerError
-from latency.ops import OpKey
-from latency.profiles import resolve_profile
-from latency.table import LatencyTable
+from designer.core.errors import DesignerError
+from latency.predict.ops import OpKey
+from latency.predict.profiles import resolve_profile
+from latency.predict.table import LatencyTable
 
 
 def test_profile_round_trips_one_sorted_entry_per_line(tmp_path):

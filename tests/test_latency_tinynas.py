@@ -1,11 +1,11 @@
 import json
 
 import pytest
-from latency_helpers import SHARED
+from support.latency import SHARED
 
 from designer.cli import main
-from designer.errors import DesignerError
-from latency.tinynas import read_tinynas
+from designer.core.errors import DesignerError
+from latency.predict.tinynas import read_tinynas
 
 pytestmark = pytest.mark.skipif(
     not (SHARED / "conv_data.out").is_file(),
@@ -47,7 +47,7 @@ def test_solve_holds_a_throughput_target_on_the_imported_profile(v100_profiles, 
     argv = ["solve", "--family", "basic", "--profile", "v100-trt-fp32", "--target-throughput", "20000", "--json"]
     assert main([*argv, "--max-depth", "8", "--max-width", "512"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["predicted_throughput"] >= 20000 and result["profile"] == "v100-trt-fp32"
+    assert result["predicted_throughput"] >= 20000 and result["profile"] == "v100-trt-fp32-b128"  # the batch it chose
 
 
 def test_lines_that_are_not_table_lines_are_refused(tmp_path):

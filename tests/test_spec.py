@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from designer.errors import DesignerError
-from designer.reference import REFERENCES, reference_spec
-from designer.spec import ArchSpec, StageSpec, StemSpec
+from designer.core.errors import DesignerError
+from designer.core.reference import REFERENCES, reference_spec
+from designer.core.spec import ArchSpec, StageSpec, StemSpec
 
 
 def small_spec() -> ArchSpec:

@@ -1,56 +1,24 @@
 """Data formats of ``designer train``: ImageFolder, CIFAR python/binary, IDX; and their errors.
 
-The ``write_*`` helpers build tiny data sets on disk; the other training tests import them.
+The data-set writers shared with the other training tests live in ``tests/support/data.py``.
 """
 
 from __future__ import annotations
 
-import gzip
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from support.data import write_idx, write_image_folder
 
-from designer.errors import DesignerError
-from designer.spec import ArchSpec, StageSpec, StemSpec
+from designer.core.errors import DesignerError
 from train.datasets import FileSplit, TensorSplit, channel_stats, load_data
 from train.distributed import Dist
 from train.loader import Batches
 
-COLOURS = ((220, 30, 30), (30, 200, 40), (40, 50, 210))
 CPU = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
-
-
-def tiny_spec(classes: int = 3, channels: int = 3, resolution: int = 16, name: str = "tiny") -> ArchSpec:
-    """A two-block network small enough to train in a test."""
-    return ArchSpec(
-        resolution=resolution,
-        stem=StemSpec(width=8),
-        stages=(StageSpec(block="basic", width=16, depth=1), StageSpec(block="basic", width=16, depth=1, stride=1)),
-        num_classes=classes,
-        in_channels=channels,
-        name=name,
-    )
-
-
-def write_image_folder(root: Path, train_per_class: int = 8, val_per_class: int = 3, seed: int = 0) -> Path:
-    """Three classes of noisy solid colours as PNGs; one grey image and one nested, non-square one."""
-    rng = np.random.default_rng(seed)
-    for split, count in (("train", train_per_class), ("val", val_per_class)):
-        for label, colour in enumerate(COLOURS):
-            folder = root / split / f"class{label}"
-            folder.mkdir(parents=True)
-            for index in range(count):
-                shape = (18, 24, 3) if index == 1 else (20, 20, 3)
-                pixels = np.clip(np.array(colour) + rng.normal(0, 25, shape), 0, 255).astype(np.uint8)
-                path = folder / ("nested" if index == 1 else "") / f"{index}.png"
-                path.parent.mkdir(exist_ok=True)
-                Image.fromarray(pixels).save(path)
-    Image.fromarray(np.full((20, 20), 128, np.uint8), mode="L").save(root / "train" / "class0" / "grey.png")
-    return root
 
 
 def cifar_arrays(count: int, seed: int, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -74,23 +42,6 @@ def write_cifar10_binary(root: Path) -> Path:
         data, labels = cifar_arrays(4, index)
         (root / name).write_bytes(np.concatenate([labels[:, None].astype(np.uint8), data], 1).tobytes())
     (root / "batches.meta.txt").write_text("\n".join(f"name{i}" for i in range(10)) + "\n")
-    return root
-
-
-def write_idx(root: Path, train: int = 40, test: int = 12, side: int = 8, classes: int = 4) -> Path:
-    """IDX files (train gzip-compressed, t10k raw) whose class sets the image brightness."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    for prefix, count, opener in (("train", train, gzip.open), ("t10k", test, open)):
-        labels = np.arange(count) % classes
-        base = (labels * 255 // max(classes - 1, 1))[:, None, None]
-        images = np.clip(base + rng.normal(0, 20, (count, side, side)), 0, 255).astype(np.uint8)
-        suffix = ".gz" if opener is gzip.open else ""
-        with opener(root / f"{prefix}-images-idx3-ubyte{suffix}", "wb") as handle:
-            handle.write(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (count, side, side)))
-            handle.write(images.tobytes())
-        with opener(root / f"{prefix}-labels-idx1-ubyte{suffix}", "wb") as handle:
-            handle.write(bytes([0, 0, 8, 1]) + count.to_bytes(4, "big") + labels.astype(np.uint8).tobytes())
     return root
 
 

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
-from test_train_data import tiny_spec, write_idx
+from support.data import write_idx
+from support.specs import tiny_spec
 
-from designer.checkpoint import load_checkpoint
+from designer.nn.checkpoint import load_checkpoint
 from train.rundir import read_metrics
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_data import tiny_spec, write_idx, write_image_folder
+from support.data import write_idx, write_image_folder
+from support.specs import tiny_spec
 
-from designer.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from designer.cli import main
-from designer.model import build_model
+from designer.nn.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from designer.nn.model import build_model
 from train.loop import train
 from train.recipe import TrainConfig
 from train.rundir import read_metrics

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from test_train_data import tiny_spec
+from support.specs import tiny_spec
 
-from designer.errors import DesignerError
-from designer.model import build_model
+from designer.core.errors import DesignerError
+from designer.nn.model import build_model
 from train.augment import EvalTransform, TrainTransform, adapt_stats, to_float
 from train.optim import WarmupCosine, build_optimizer, peak_lr
 from train.recipe import TrainConfig, recipe_differences

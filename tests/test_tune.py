@@ -3,7 +3,7 @@
 import csv
 
 import optuna
-from test_train_data import write_idx
+from support.data import write_idx
 
 from designer.cli import main
 

@@ -1,8 +1,8 @@
-"""Training designed networks: ``designer train`` / ``designer eval`` and their library API.
+"""Training designed networks: the library behind ``designer train`` / ``designer eval``.
 
 ``recipe`` (the knobs, :class:`~train.recipe.TrainConfig`), ``datasets`` (formats on disk),
 ``loader`` (per-process batches), ``augment`` (GPU augmentation and mixing), ``optim``
 (SGD and schedule), ``engine`` (model preparation, one training step), ``distributed``
-(torchrun), ``rng``, ``rundir`` (run-directory files), ``evaluate``, ``loop``
-(:func:`~train.loop.train`) and ``cli``.
+(torchrun), ``rng``, ``rundir`` (run-directory files), ``evaluate`` and ``loop``
+(:func:`~train.loop.train`).
 """

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

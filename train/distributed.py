@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from designer.errors import DesignerError
-from designer.model import DesignedNet, build_model
-from designer.reference import REFERENCES, reference_spec
-from designer.spec import ArchSpec
+from designer.core.errors import DesignerError
+from designer.core.reference import REFERENCES, reference_spec
+from designer.core.spec import ArchSpec
+from designer.nn.model import DesignedNet, build_model
 from train.distributed import Dist
 
 
-def resolve_arch(arch: str) -> ArchSpec:
-    """An arch JSON file or a reference network name (at its standard 224 resolution)."""
+def resolve_arch(arch: str | ArchSpec) -> ArchSpec:
+    """A spec, an arch JSON file or a reference network name (at its standard 224 resolution)."""
+    if isinstance(arch, ArchSpec):
+        return arch
     if arch in REFERENCES and not Path(arch).exists():
         return reference_spec(arch)
     return ArchSpec.load(arch)

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from designer.checkpoint import load_checkpoint, model_from_checkpoint
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
+from designer.nn.checkpoint import load_checkpoint, model_from_checkpoint
 from train.augment import EvalTransform, adapt_stats
 from train.datasets import IMAGENET_MEAN, IMAGENET_STD, FileSplit, load_data
 from train.distributed import Dist, process_group

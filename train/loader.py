@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from designer.errors import DesignerError
+from designer.core.errors import DesignerError
 from train.datasets import FileSplit, Split, TensorSplit
 from train.distributed import Dist
 

@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from designer.checkpoint import load_checkpoint, save_checkpoint
-from designer.errors import DesignerError
-from designer.spec import ArchSpec
-from designer.units import format_count
+from designer.core.errors import DesignerError
+from designer.core.spec import ArchSpec
+from designer.core.units import format_count
+from designer.nn.checkpoint import load_checkpoint, save_checkpoint
 from train import rundir
 from train.augment import EvalTransform, TrainTransform, adapt_stats
 from train.datasets import FileSplit, ImageData, channel_stats, load_data
@@ -63,7 +63,7 @@ def train(
         return _Run(config, dist, resume).fit(stop_after, on_epoch)
 
 
-def prepare_spec(arch: str, data: ImageData) -> tuple[ArchSpec, str | None]:
+def prepare_spec(arch: str | ArchSpec, data: ImageData) -> tuple[ArchSpec, str | None]:
     """The spec to train: ``arch`` with its classifier sized to the data set; also a note if resized."""
     spec = resolve_arch(arch)
     if spec.in_channels not in (1, 3):
@@ -148,7 +148,7 @@ class _Run:
     def _check_resumable(self, saved: dict[str, Any]) -> dict[str, Any]:
         if saved.get("digest") != self.spec.digest():
             raise DesignerError(
-                f"{self.config.arch} is not the network of the run in {self.run_dir}; resume with the arch it was "
+                f"{self.spec.name or 'this arch'} is not the network of the run in {self.run_dir}; resume with the arch it was "
                 f"started with ({self.run_dir / rundir.ARCH})"
             )
         differences = recipe_differences(TrainConfig.from_dict(saved["config"]), self.config)
@@ -274,7 +274,7 @@ class _Run:
         places = dist.gather(f"rank {dist.rank} {dist.device}")
         dist.log(f"data: {self.data.describe()}")
         dist.log(
-            f"network: {self.spec.name or config.arch} ({format_count(params)} params, {self.spec.resolution} px)"
+            f"network: {self.spec.name or 'unnamed'} ({format_count(params)} params, {self.spec.resolution} px)"
             + (f"; {self.note}" if self.note else "")
         )
         dist.log(

@@ -14,12 +14,14 @@ resumed run must keep them (see :func:`recipe_differences`).
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from designer.errors import DesignerError
-from designer.fileio import atomic_write_text
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_text
+from designer.core.params import flag, parameter, parameters
+from designer.core.spec import ArchSpec
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 POLICIES = ("autoaugment", "randaugment", "none")
@@ -27,13 +29,13 @@ DEVICES = ("auto", "cuda", "cpu")
 
 
 def _knob(default: Any, help: str, *, runtime: bool = False, choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "runtime": runtime, "choices": choices})
+    return parameter(default, help, runtime=runtime, choices=choices)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str
-    """Arch JSON path or reference network name (``resnet50``)."""
+    arch: str | ArchSpec
+    """A spec, an arch JSON path or a reference network name (``resnet50``)."""
     data: str
     """Data directory: ImageFolder (train/, val/), CIFAR python/binary batches or IDX files."""
     out: str
@@ -81,7 +83,10 @@ class TrainConfig:
         validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if isinstance(self.arch, ArchSpec):
+            data["arch"] = self.arch.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -90,6 +95,8 @@ class TrainConfig:
         if unknown:
             raise DesignerError(f"train config has unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}")
         values = dict(data)
+        if isinstance(values.get("arch"), dict):
+            values["arch"] = ArchSpec.from_dict(values["arch"])
         if "crop_scale" in values:
             values["crop_scale"] = tuple(values["crop_scale"])
         return cls(**values)
@@ -100,11 +107,7 @@ class TrainConfig:
 
 def knobs() -> list[Any]:
     """The recipe fields (everything except arch, data and out), in declaration order."""
-    return [f for f in fields(TrainConfig) if f.default is not MISSING]
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return parameters(TrainConfig)
 
 
 def recipe_differences(saved: TrainConfig, new: TrainConfig) -> list[str]:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from designer.fileio import atomic_write_bytes, atomic_write_text
+from designer.core.fileio import atomic_write_bytes, atomic_write_text
 
 CONFIG = "config.json"
 ARCH = "arch.json"

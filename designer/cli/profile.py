@@ -1,0 +1,197 @@
+"""``designer profile``: measure, import, list, check and validate latency profiles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from designer.core.errors import DesignerError
+from designer.core.spec import ACTIVATIONS
+
+
+def register(subparsers: Any) -> None:
+    profile = subparsers.add_parser(
+        "profile",
+        help="measure per-layer latency tables of a device (or import, list, check, validate them)",
+        description="Without a sub-command: time the ops of the design space on this machine's device "
+        "and write the profile (default: the user profile folder). An interrupted run resumes.",
+    )
+    profile.add_argument("--gpu", help="the target device name, e.g. h100 (must match this device); cpu for CPUs")
+    profile.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt"), help="what runs the ops")
+    profile.add_argument("--precision", default="fp32", help="fp32 (TF32 off), tf32, fp16 or bf16")
+    profile.add_argument("--batch", type=int, help="batch size the profile is for")
+    profile.add_argument("--resolution", type=int, default=224, help="input resolution of the design space")
+    profile.add_argument("--families", default="basic,bottleneck,mbv2", help="block families whose layers to time")
+    profile.add_argument(
+        "--activation", default="relu", choices=ACTIVATIONS, help="activation timed after convs (default relu)"
+    )
+    profile.add_argument("--device", default=None, help="onnxruntime execution provider: cpu (default) or cuda")
+    profile.add_argument("--warmup", type=int, default=5, help="untimed runs before timing")
+    profile.add_argument("--repetitions", type=int, default=20, help="timed runs; their median counts")
+    profile.add_argument(
+        "-o", "--output", type=Path, help="profile file to write (default: <name>.json in the user profile folder)"
+    )
+    profile.add_argument("--limit", type=int, help="time only the first N ops of the grid (a quick trial)")
+    profile.set_defaults(handler=run_build)
+    commands = profile.add_subparsers(dest="profile_command", metavar="SUBCOMMAND")
+
+    listing = commands.add_parser("list", help="the profiles found, with where they are")
+    listing.set_defaults(handler=run_list)
+
+    importer = commands.add_parser("import-tinynas", help="convert a published TinyNAS V100 TensorRT table")
+    importer.add_argument("file", type=Path, help="conv_data.out, conv_data.out.fp16 or conv_data.out.int8")
+    importer.add_argument("--gpu", default="v100", help="device name for the profiles (default v100)")
+    importer.add_argument("--precision", required=True, help="the table's precision: fp32, fp16 or int8")
+    importer.add_argument("--output-dir", type=Path, help="where to write (default: the user profile folder)")
+    importer.set_defaults(handler=run_import)
+
+    check = commands.add_parser("check", help="predict held-out entries of a profile from the rest")
+    check.add_argument("profile", help="profile name or path")
+    check.add_argument("--holdout", type=float, default=0.1, help="fraction of entries held out (default 0.1)")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(handler=run_check)
+
+    validate = commands.add_parser("validate", help="predicted vs measured latency of whole networks on this device")
+    validate.add_argument("profile", help="profile name or path (its device must be this machine's)")
+    validate.add_argument("--nets", type=int, default=30, help="random networks of the design space (default 30)")
+    validate.add_argument("--families", default="basic,bottleneck,mbv2")
+    validate.add_argument("--seed", type=int, default=0)
+    validate.add_argument("--repetitions", type=int, default=10, help="timed runs per network (median counts)")
+    validate.add_argument("--output-dir", type=Path, default=Path("."), help="folder for validate.json and .png")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    validate.set_defaults(handler=run_validate)
+
+    plot = commands.add_parser("plot", help="(re)draw validate.png from a validate.json")
+    plot.add_argument("report", type=Path, help="a validate.json written by designer profile validate")
+    plot.set_defaults(handler=run_plot)
+
+
+def _families(text: str) -> list[str]:
+    from designer.core.blocks import list_families
+
+    families = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in families if f not in list_families()]
+    if unknown or not families:
+        raise DesignerError(f"--families {text!r}: use a comma-separated list of {', '.join(list_families())}")
+    return families
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from designer.workflows.profile import profile
+
+    missing = [
+        flag for flag, value in (("--gpu", args.gpu), ("--backend", args.backend), ("--batch", args.batch)) if not value
+    ]
+    if missing:
+        raise DesignerError(
+            f"designer profile needs {', '.join(missing)} (e.g. --gpu h100 --backend torch --batch 256)"
+        )
+    profile(
+        args.gpu,
+        args.backend,
+        args.precision,
+        args.batch,
+        resolution=args.resolution,
+        families=_families(args.families),
+        activation=args.activation,
+        device=args.device,
+        warmup=args.warmup,
+        repetitions=args.repetitions,
+        output=args.output,
+        limit=args.limit,
+    )
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from latency.predict.profiles import available, search_dirs
+
+    profiles = available()
+    for name, path in sorted(profiles.items()):
+        print(f"{name:<32} {path}")
+    if not profiles:
+        print("no profiles found in " + ", ".join(str(d) for d in search_dirs()))
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from latency.predict.profiles import user_dir
+    from latency.predict.tinynas import read_tinynas
+
+    if args.precision not in ("fp32", "fp16", "int8"):
+        raise DesignerError(f"--precision {args.precision!r}: the TinyNAS tables are fp32, fp16 or int8")
+    folder = args.output_dir or user_dir()
+    for table in read_tinynas(args.file, args.gpu, args.precision):
+        path = folder / f"{table.name}.json"
+        table.save(path)
+        print(f"wrote {path} ({len(table.entries)} entries)")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from latency.predict.check import holdout_check
+    from latency.predict.profiles import resolve_profile
+    from latency.predict.table import LatencyTable
+
+    table = LatencyTable.load(resolve_profile(args.profile))
+    result = holdout_check(table, args.holdout, args.seed)
+    if args.json:
+        print(json.dumps({"profile": table.name, "holdout": args.holdout, "seed": args.seed, **result.to_dict()}))
+    else:
+        print(
+            f"{table.name}: {result.count} held-out entries: median |error| {result.median_abs_error:.2%}, "
+            f"p90 {result.p90_abs_error:.2%}, within +-10% {result.within_10pct:.1%}, worst {result.max_abs_error:.1%}"
+        )
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from latency.measure.backend import Settings, check_device, get_backend
+    from latency.measure.validate import measure, table_text, validation_specs, write_plot, write_report
+    from latency.predict.cache import load_predictor
+
+    if args.nets < 0:
+        raise DesignerError("--nets must be zero or more")
+    predictor = load_predictor(args.profile)
+    table = predictor.table
+    provenance = table.provenance
+    device = "cpu" if table.gpu == "cpu" else "cuda"
+    settings = Settings(
+        table.precision,
+        str(provenance.get("activation", "relu")),
+        min(int(provenance.get("warmup", 5)), 3),
+        args.repetitions,
+        device,
+    )
+    backend = get_backend(table.backend, settings)
+    check_device(backend, table.gpu)
+    resolution = int(provenance.get("grid", {}).get("resolution", 224))
+    specs = validation_specs(args.nets, resolution, _families(args.families), args.seed)
+    start = time.monotonic()
+    results = measure(predictor, backend, specs)
+    meta = {"profile": table.name, "device": backend.device_name(), "resolution": resolution, "batch": table.batch}
+    report = write_report(results, specs, meta, args.output_dir)
+    if args.json:
+        print(json.dumps({**meta, "summary": report["summary"], "networks": report["networks"]}, indent=2))
+    else:
+        s = report["summary"]
+        print(table_text(results))
+        print(
+            f"{len(results)} networks in {time.monotonic() - start:.0f} s: median |error| {s['median_abs_error']:.2%}, "
+            f"p90 {s['p90_abs_error']:.2%}, worst {s['max_abs_error']:.2%}, mean signed {s['mean_signed_error']:+.2%}"
+        )
+    plot = write_plot(args.output_dir / "validate.json")
+    if not args.json:
+        print(f"wrote {args.output_dir / 'validate.json'} and {plot}")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from latency.measure.validate import write_plot
+
+    print(f"wrote {write_plot(args.report)}")
+    return 0

@@ -1,0 +1,215 @@
+"""``designer solve`` and ``designer analyze``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from designer.cli.args import add_parameters, given
+from designer.core.analysis import Analysis
+from designer.core.errors import ParameterError
+from designer.core.request import DesignRequest, parse_weights
+from designer.core.spec import ArchSpec
+from designer.core.structure import iter_blocks, stem_output_res
+from designer.core.units import format_count
+from designer.workflows.design import DesignResult
+
+
+def register(subparsers: Any) -> None:
+    solve = subparsers.add_parser("solve", help="design the highest-entropy network under the given limits")
+    add_parameters(solve, DesignRequest)
+    solve.add_argument(
+        "--verify", action="store_true", help="measure on this GPU and correct until within 5%% above target"
+    )
+    solve.add_argument("--rounds", type=int, default=4, help="most --verify rounds (default 4)")
+    solve.add_argument(
+        "--match", metavar="REFERENCE", help="target the throughput of a reference net (resnet50) on --profile"
+    )
+    solve.add_argument("-o", "--output", type=Path, help="write the arch spec (JSON) here")
+    solve.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    solve.set_defaults(handler=run_solve)
+
+    analyze = subparsers.add_parser("analyze", help="params, FLOPs, depth, width, rho and entropy of a network")
+    analyze.add_argument(
+        "model",
+        help="arch JSON, reference name (resnet18, resnet34, resnet50, mobilenet_v2, "
+        "efficientnet_b0) or package.module:factory returning an nn.Module",
+    )
+    analyze.add_argument("--resolution", type=int, default=224)
+    analyze.add_argument(
+        "--alpha", type=parse_weights, metavar="W,W,...", help="stage weights, deepest last (default 1,...,1,8)"
+    )
+    analyze.add_argument("--beta", type=float, default=10.0)
+    analyze.add_argument("--json", action="store_true")
+    analyze.set_defaults(handler=run_analyze)
+
+
+def design_request(args: argparse.Namespace) -> DesignRequest:
+    return DesignRequest(**given(args, DesignRequest))
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    from designer.workflows.design import design
+
+    request = design_request(args)
+    if args.rounds < 1:
+        raise ParameterError(f"--rounds must be at least 1, got {args.rounds}")
+    measurer = None
+    if (args.verify or args.match) and not request.profile:
+        raise ParameterError("--verify and --match need {profile} (the target GPU's latency profile)")
+    if args.verify:
+        from designer.workflows.verify import ProfileMeasurer
+
+        measurer = ProfileMeasurer(str(request.profile))
+    reference = None
+    if args.match:
+        from designer.core.analysis import analyze_spec
+        from designer.core.reference import reference_spec
+        from latency.predict.cache import load_predictor
+
+        spec = reference_spec(args.match, request.resolution, request.num_classes)
+        predictor = load_predictor(str(request.profile)) if measurer is None else measurer.predictor()
+        speed = measurer.throughput(spec) if measurer is not None else predictor.throughput(spec)
+        reference = (spec, analyze_spec(spec, request.weights, request.beta), speed)
+        request = replace(request, target_throughput=speed)
+    if measurer is not None:
+        return _solve_verified(args, request, measurer, reference)
+    result = design(request)
+    _emit(args, result, {}, reference)
+    return 0
+
+
+def _solve_verified(args: argparse.Namespace, request: DesignRequest, measurer: Any, reference: Any) -> int:
+    from designer.workflows.verify import BAND, Round, in_band, verify
+
+    target = request.target_throughput
+    if target is None:
+        raise ParameterError("--verify needs {target_throughput} (or --match)")
+
+    def report(entry: Round) -> None:
+        if not args.json:
+            print(
+                f"round {entry.number}: asked {entry.asked:,.0f}  predicted {entry.predicted:,.0f}  "
+                f"measured {entry.measured:,.0f} images/s (target {target:,.0f}-{BAND * target:,.0f})"
+                + (f"; profiled {entry.new_ops} new ops" if entry.new_ops else ""),
+                flush=True,
+            )
+
+    history = verify(request, measurer, args.rounds, report)
+    last = history[-1]
+    extra = {
+        "measured_throughput": last.measured,
+        "rounds": [
+            {"asked": r.asked, "predicted": r.predicted, "measured": r.measured, "new_ops": r.new_ops} for r in history
+        ],
+    }
+    _emit(args, last.design, extra, reference)
+    if in_band(history, target):
+        return 0
+    closest = min(history, key=lambda r: abs(r.measured / target - (1 + BAND) / 2))
+    print(
+        f"error: after {len(history)} rounds the measured throughput is {last.measured:,.0f} images/s, outside "
+        f"{target:,.0f}-{BAND * target:,.0f} (closest: round {closest.number}, {closest.measured:,.0f}); "
+        "neighbouring designs on the grid step over the band: raise --rounds or widen the grid (--width-step)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _emit(args: argparse.Namespace, result: DesignResult, extra: dict[str, Any], reference: Any) -> None:
+    if args.output:
+        result.spec.save(args.output)
+    data = {**result.to_dict(), **extra}
+    if reference is not None:
+        spec, analysis, speed = reference
+        data["reference"] = {**analysis.to_dict(), "throughput": speed, "arch": spec.to_dict()}
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return
+    print_design(result.spec, result.analysis, result.rho0, result.solve_seconds)
+    if result.predicted_throughput is not None:
+        measured = f", measured {extra['measured_throughput']:,.0f}" if "measured_throughput" in extra else ""
+        print(
+            f"predicted throughput {result.predicted_throughput:,.0f} images/s on {result.profile}{measured} "
+            f"(target {result.target_throughput:,.0f})"
+        )
+    if reference is not None:
+        spec, analysis, speed = reference
+        speed_design = extra.get("measured_throughput", result.predicted_throughput)
+        print_comparison(spec.name, analysis, speed, "design", result.analysis, float(speed_design or 0.0))
+    if args.output:
+        print(f"arch spec written to {args.output}")
+
+
+def print_comparison(
+    name: str, first: Analysis, first_speed: float, other: str, second: Analysis, second_speed: float
+) -> None:
+    rows = [
+        ("throughput (images/s)", f"{first_speed:,.0f}", f"{second_speed:,.0f}"),
+        ("params", format_count(first.params), format_count(second.params)),
+        ("FLOPs", format_count(first.flops), format_count(second.flops)),
+        ("depth", str(first.report.depth), str(second.report.depth)),
+        ("rho", f"{first.report.rho:.3f}", f"{second.report.rho:.3f}"),
+        ("entropy", f"{first.report.entropy:,.0f}", f"{second.report.entropy:,.0f}"),
+    ]
+    print(f"{'':22}  {name:>12}  {other:>12}")
+    for label, a, b in rows:
+        print(f"{label:22}  {a:>12}  {b:>12}")
+
+
+def print_design(spec: ArchSpec, analysis: Analysis, rho0: float, seconds: float | None = None) -> None:
+    rows: list[tuple[Any, ...]] = [
+        ("stem", "conv", spec.stem.width, "-", spec.stem.kernel, 1, spec.stem.stride, stem_output_res(spec))
+    ]
+    resolution = {block.stage: block.res_out for block in iter_blocks(spec)}
+    for index, stage in enumerate(spec.stages):
+        inner = stage.inner if stage.inner is not None else (f"x{stage.expansion:g}" if stage.expansion else "-")
+        block = stage.block + ("+se" if stage.se else "")
+        rows.append(
+            (
+                f"stage {index + 1}",
+                block,
+                stage.width,
+                inner,
+                stage.kernel,
+                stage.depth,
+                stage.stride,
+                resolution[index],
+            )
+        )
+    if spec.head_width:
+        rows.append(("head", "conv1x1", spec.head_width, "-", 1, 1, 1, rows[-1][-1]))
+    header = ("", "block", "width", "inner", "kernel", "depth", "stride", "resolution")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
+    report = analysis.report
+    print(
+        f"params {format_count(analysis.params)}  FLOPs {format_count(analysis.flops)}  depth {report.depth}  "
+        f"mean width {report.mean_width:.1f}  rho {report.rho:.3f} (<= {rho0:g})  entropy {report.entropy:.1f}  "
+        f"objective {analysis.objective:.1f}" + (f"  solved in {seconds:.2f} s" if seconds is not None else "")
+    )
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from designer.core.entropy import DEFAULT_ALPHA
+    from designer.workflows.analyze import analyze
+
+    analysis = analyze(args.model, args.resolution, args.alpha or DEFAULT_ALPHA, args.beta)
+    if args.json:
+        print(json.dumps(analysis.to_dict(), indent=2))
+        return 0
+    report = analysis.report
+    print(
+        f"{analysis.name}: params {format_count(analysis.params)}  FLOPs {format_count(analysis.flops)}  "
+        f"depth {report.depth}  mean width {report.mean_width:.1f}  rho {report.rho:.3f}  entropy {report.entropy:.1f}"
+        + (f"  objective {analysis.objective:.1f}" if analysis.objective is not None else "")
+    )
+    print("  stage  resolution  channels  layers  entropy")
+    for index, stage in enumerate(report.stages):
+        print(f"  {index + 1:5d}  {stage.res:10d}  {stage.channels:8d}  {stage.layers:6d}  {stage.entropy:7.1f}")
+    return 0

@@ -1,0 +1,131 @@
+"""Network entropy, effectiveness and the depth-uniformity penalty of DeepMAD.
+
+What counts as a layer
+----------------------
+Entropy and effectiveness are taken over the *main* conv layers: the convolutions that the
+signal must pass through on its way from the input to the classifier.
+
+* The stem conv is a main layer (width ``3 * k^2``): every path starts with it.
+* Every conv on a block's residual branch is a main layer: both kxk convs of a basic block,
+  all three convs of a bottleneck, and the expansion, depthwise and projection convs of an
+  inverted residual (the expansion conv only where it exists; a depthwise conv has width
+  ``k^2`` since each output sees one channel).
+* The 1x1 head conv before pooling (MobileNetV2's 1280-wide one) is a main layer.
+* Projection shortcuts are not main layers: they are a parallel path that the main path does
+  not depend on, and counting them would reward adding shortcuts.
+* SE layers are not main layers: they compute a per-channel gate from a globally pooled
+  vector, they do not transform the feature map spatially.
+* The classifier is not a main layer: it reads the pooled features after the last stage.
+* Pooling, batch-norm, activations and residual adds have no width.
+
+Stages
+------
+A stage ends wherever the network down-samples next (a stride-2 block, the stem's max-pool)
+and at the end of the body. Each main layer belongs to the stage its block ends in, so the
+1x1 reduce conv of a down-sampling bottleneck belongs to the new stage with the rest of its
+block. The entropy at the end of stage ``i`` is ``log(r_i^2 C_i) * sum log(w)`` over every
+main layer up to and including that stage, with ``r_i`` the stage's resolution and ``C_i`` the
+output width of its last main layer. The multi-scale entropy is ``sum alpha_i H_i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from designer.core.structure import MainLayer
+
+DEFAULT_ALPHA: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 8.0)
+DEFAULT_BETA = 10.0
+
+
+def stage_weights(n_stages: int, alpha: Sequence[float]) -> tuple[float, ...]:
+    """Weights for ``n_stages`` stages, aligned to the deepest ones.
+
+    With fewer stages than weights, the last ``n_stages`` weights apply; with more, the
+    extra (earliest) stages take ``alpha[0]``. The default ``1,1,1,1,8`` thus always gives
+    the final stage weight 8.
+    """
+    alpha = tuple(float(a) for a in alpha)
+    if n_stages <= len(alpha):
+        return alpha[len(alpha) - n_stages :]
+    return (alpha[0],) * (n_stages - len(alpha)) + alpha
+
+
+def stage_entropy(res: Any, channels: Any, cum_log_width: Any) -> Any:
+    """``log(r^2 C) * sum log(w)`` for the network truncated at a stage end (arrays allowed)."""
+    return np.log(np.asarray(res, dtype=float) ** 2 * channels) * cum_log_width
+
+
+def effectiveness(n_layers: Any, sum_log_width: Any) -> Any:
+    """``rho = L / geometric_mean(w)`` over ``L`` main layers."""
+    n_layers = np.asarray(n_layers, dtype=float)
+    return n_layers / np.exp(sum_log_width / n_layers)
+
+
+def min_sum_log_width(n_layers: Any, rho0: float) -> Any:
+    """The least ``sum log(w)`` for which ``L`` layers satisfy ``rho <= rho0``."""
+    n_layers = np.asarray(n_layers, dtype=float)
+    return n_layers * (np.log(n_layers) - np.log(rho0))
+
+
+def depth_penalty(depths: Any, beta: float) -> Any:
+    """``beta * exp(Var(depths))`` over the last axis (population variance of stage depths)."""
+    return beta * np.exp(np.var(np.asarray(depths, dtype=float), axis=-1))
+
+
+def design_objective(entropy: Any, depths: Any, beta: float) -> Any:
+    """The MP's objective: multi-scale entropy minus the depth penalty (stage depths on the last axis)."""
+    return entropy - depth_penalty(depths, beta)
+
+
+@dataclass(frozen=True)
+class StageEntropy:
+    res: int
+    channels: int
+    layers: int
+    cum_log_width: float
+    entropy: float
+
+
+@dataclass(frozen=True)
+class EntropyReport:
+    depth: int
+    mean_width: float
+    rho: float
+    entropy: float
+    stages: tuple[StageEntropy, ...]
+    alpha: tuple[float, ...]
+
+
+def group_stages(layers: Sequence[MainLayer]) -> list[StageEntropy]:
+    """Group consecutive main layers of one stage resolution; entropies are cumulative."""
+    stages: list[StageEntropy] = []
+    total, count = 0.0, 0
+    for position, layer in enumerate(layers):
+        total += float(np.log(layer.width))
+        count += 1
+        last_of_stage = position + 1 == len(layers) or layers[position + 1].res != layer.res
+        if last_of_stage:
+            previous = sum(stage.layers for stage in stages)
+            entropy = float(stage_entropy(layer.res, layer.channels, total))
+            stages.append(StageEntropy(layer.res, layer.channels, count - previous, total, entropy))
+    return stages
+
+
+def entropy_report(layers: Sequence[MainLayer], alpha: Sequence[float] = DEFAULT_ALPHA) -> EntropyReport:
+    stages = group_stages(layers)
+    weights = stage_weights(len(stages), alpha)
+    sum_log = stages[-1].cum_log_width
+    depth = len(layers)
+    return EntropyReport(
+        depth=depth,
+        mean_width=float(np.exp(sum_log / depth)),
+        rho=float(effectiveness(depth, sum_log)),
+        entropy=float(sum(w * s.entropy for w, s in zip(weights, stages))),
+        stages=tuple(stages),
+        alpha=weights,
+    )

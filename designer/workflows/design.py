@@ -1,0 +1,142 @@
+"""Design: a request in, the optimal design out (the library entry point of ``designer solve``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from designer.core.analysis import Analysis, analyze_spec
+from designer.core.errors import Infeasible, ParameterError
+from designer.core.request import RHO_RANGE, DesignRequest
+from designer.core.solver import Constraint, SolveStats, cheapest, flops_limit, params_limit, solve
+from designer.core.space import SearchSpace
+from designer.core.spec import ArchSpec
+from designer.core.throughput import (
+    LATENCY,
+    LatencyModel,
+    predicted_throughput,
+    throughput_constraint,
+    throughput_from_latency,
+)
+from designer.core.units import format_count
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """The optimal design of a request, its analysis and, with a throughput target, its predicted speed."""
+
+    spec: ArchSpec
+    analysis: Analysis
+    rho0: float
+    solve_seconds: float
+    stats: SolveStats = field(default_factory=SolveStats)
+    predicted_throughput: float | None = None
+    """Images/s on the profile's GPU (with a throughput target)."""
+    target_throughput: float | None = None
+    profile: str | None = None
+    """The latency profile the throughput was predicted with."""
+
+    @property
+    def objective(self) -> float:
+        assert self.analysis.objective is not None
+        return self.analysis.objective
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.analysis.to_dict()
+        if self.target_throughput is not None:
+            data["predicted_throughput"] = self.predicted_throughput
+            data["target_throughput"] = self.target_throughput
+            data["profile"] = self.profile
+        data["rho0"] = self.rho0
+        data["solve_seconds"] = self.solve_seconds
+        data["arch"] = self.spec.to_dict()
+        return data
+
+
+class InfeasibleRho(ParameterError, Infeasible):
+    """Infeasible at any budget the program was given: the effectiveness bound is too tight."""
+
+
+def budget_constraints(request: DesignRequest) -> list[Constraint]:
+    constraints = []
+    if request.flops is not None:
+        constraints.append(flops_limit(request.flops))
+    if request.params is not None:
+        constraints.append(params_limit(request.params))
+    return constraints
+
+
+def load_latency_model(request: DesignRequest) -> LatencyModel | None:
+    """The predictor of the request's profile when it sets a throughput target (``None`` otherwise)."""
+    if request.target_throughput is None:
+        return None
+    if request.profile is None:
+        raise ParameterError("{target_throughput} needs {profile} (a latency profile of the target GPU)")
+    from latency.predict.cache import load_predictor
+
+    return load_predictor(request.profile)
+
+
+def design(
+    request: DesignRequest,
+    extra: Sequence[Constraint] = (),
+    progress: Callable[..., None] | None = None,
+    latency_model: LatencyModel | None = None,
+) -> DesignResult:
+    """Solve the DeepMAD MP for ``request`` (plus ``extra`` constraints).
+
+    With a throughput target, ``latency_model`` (default: the request's profile) predicts
+    latency. Raises :class:`~designer.core.errors.Infeasible` with one line naming the smallest
+    feasible budget (or the highest reachable throughput) when no design satisfies the
+    constraints, :class:`~designer.core.errors.SolveTimeout` when the time limit passes first.
+    """
+    space = SearchSpace(request)
+    model = latency_model if latency_model is not None else load_latency_model(request)
+    constraints = budget_constraints(request) + list(extra)
+    if request.target_throughput is not None:
+        assert model is not None
+        constraints.append(throughput_constraint(model, request.target_throughput))
+    if not constraints:
+        raise ParameterError("give at least one budget: {flops}, {params} or {target_throughput}")
+    try:
+        solution = solve(space, constraints, request.rho0, request.time_limit, progress)
+    except Infeasible:
+        raise _infeasible(space, constraints, request, model) from None
+    spec = space.to_spec(solution.point, name=f"deepmad-{request.family}")
+    analysis = analyze_spec(spec, space.alpha, space.beta)
+    speed = None
+    if request.target_throughput is not None:
+        assert model is not None
+        speed = predicted_throughput(model, spec)
+    profile = model.name if model is not None else None
+    return DesignResult(
+        spec, analysis, request.rho0, solution.seconds, solution.stats, speed, request.target_throughput, profile
+    )
+
+
+def _describe(constraint: Constraint, least: float, model: LatencyModel | None) -> str:
+    """``"with <limit>: the <best reachable value>"`` for one constraint."""
+    if constraint.name == LATENCY:
+        assert model is not None
+        target = throughput_from_latency(model, constraint.limit)
+        best = throughput_from_latency(model, least)
+        return f"at {target:,.0f} images/s: the highest reachable throughput is {best:,.0f} images/s"
+    label = {"macs": "FLOPs", "params": "params"}.get(constraint.name, constraint.name)
+    return f"with {label} <= {format_count(constraint.limit)}: the smallest feasible {label} budget is {format_count(least)}"
+
+
+def _infeasible(
+    space: SearchSpace, constraints: list[Constraint], request: DesignRequest, model: LatencyModel | None
+) -> Infeasible:
+    where = f"no {request.family} design at resolution {request.resolution} meets rho <= {request.rho0:g}"
+    for constraint in constraints:
+        others = [c for c in constraints if c is not constraint]
+        least = cheapest(space, constraint, others, request.rho0)
+        if least is not None and least > constraint.limit:
+            scope = " (under the other limits)" if others else ""
+            return Infeasible(f"{where} {_describe(constraint, least, model)}{scope}")
+    if len(constraints) > 1:
+        return Infeasible(f"{where} under these limits together; raise one of them (each alone is feasible)")
+    low, high = RHO_RANGE
+    return InfeasibleRho(f"{where}; raise {{rho}} (valid range {low:g} to {high:g}) or the budgets")

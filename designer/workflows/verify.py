@@ -1,0 +1,118 @@
+"""Closed loop on the real GPU: design for a throughput target, measure, correct, design again.
+
+Each round solves the MP against the profile, builds the design and measures its throughput
+with the profile's backend. Measured inside ``[target, band * target]`` ends the loop.
+Otherwise the design's ops that the profile never measured are timed and added to it (and
+the extended profile saved to the user profile folder, so later solves use it), and what
+remains is treated as the profile's systematic error for this kind of design: the next
+round asks the solver for ``target`` scaled by the ratio of predicted to measured throughput.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from designer.core.errors import ParameterError
+from designer.core.request import DesignRequest
+from designer.core.spec import ArchSpec
+from designer.core.structure import arch_layers
+from designer.workflows.design import DesignResult, design
+from latency.predict.ops import layer_ops
+from latency.predict.predictor import Predictor
+from latency.predict.profiles import resolve_profile, user_dir
+from latency.predict.table import LatencyTable
+
+BAND = 1.05
+AIM = 1.02
+"""Where in the band to aim a corrected round (just above the target)."""
+
+
+@dataclass(frozen=True)
+class Round:
+    number: int
+    asked: float
+    predicted: float
+    measured: float
+    new_ops: int
+    design: DesignResult
+
+
+class Measurer(Protocol):
+    """Measures designs on the target device and keeps the profile they are predicted from."""
+
+    def predictor(self) -> Predictor:
+        """The predictor of the profile as it is now."""
+
+    def throughput(self, spec: ArchSpec) -> float:
+        """Measured images/s of the network at the profile's batch."""
+
+    def add_missing_ops(self, spec: ArchSpec) -> int:
+        """Time the network's ops the profile lacks and add them; how many there were."""
+
+
+class ProfileMeasurer:
+    """The profile's backend on this machine, and the profile it extends."""
+
+    def __init__(self, profile: str) -> None:
+        from latency.measure.backend import Settings, check_device, get_backend
+
+        self.table = LatencyTable.load(resolve_profile(profile))
+        provenance = self.table.provenance
+        settings = Settings(
+            precision=self.table.precision,
+            activation=str(provenance.get("activation", "relu")),
+            device="cuda" if "CUDA" in str(provenance.get("execution_provider", "CUDA")) else "cpu",
+        )
+        self.backend = get_backend(self.table.backend, settings)
+        check_device(self.backend, self.table.gpu)
+        self._fitted: Predictor | None = None
+
+    def predictor(self) -> Predictor:
+        if self._fitted is None:
+            self._fitted = Predictor(self.table)
+        return self._fitted
+
+    def throughput(self, spec: ArchSpec) -> float:
+        return 1000.0 * self.table.batch / self.backend.time_network(spec, self.table.batch)
+
+    def add_missing_ops(self, spec: ArchSpec) -> int:
+        missing = sorted({op for layer in arch_layers(spec) for op in layer_ops(layer)} - self.table.entries.keys())
+        for op in missing:
+            self.table.entries[op] = self.backend.time_op(op, self.table.batch)
+        if missing:
+            self.table.save(user_dir() / f"{self.table.name}.json")
+            self._fitted = None
+        return len(missing)
+
+
+def verify(
+    request: DesignRequest, measurer: Measurer, rounds: int = 4, report: Callable[[Round], None] | None = None
+) -> list[Round]:
+    """Rounds of design, measure, correct until the measured throughput is in the band."""
+    target = request.target_throughput
+    if target is None:
+        raise ParameterError("verifying a design needs {target_throughput}")
+    asked = target
+    history: list[Round] = []
+    for number in range(1, rounds + 1):
+        predictor = measurer.predictor()
+        result = design(replace(request, target_throughput=asked), latency_model=predictor)
+        measured = measurer.throughput(result.spec)
+        predicted = predictor.throughput(result.spec)
+        done = target <= measured <= BAND * target
+        new_ops = 0 if done else measurer.add_missing_ops(result.spec)
+        entry = Round(number, asked, predicted, measured, new_ops, result)
+        history.append(entry)
+        if report is not None:
+            report(entry)
+        if done:
+            break
+        refreshed = measurer.predictor().throughput(result.spec) if new_ops else predicted
+        asked = target * AIM * refreshed / measured
+    return history
+
+
+def in_band(history: list[Round], target: float) -> bool:
+    return bool(history) and target <= history[-1].measured <= BAND * target

@@ -1,0 +1,122 @@
+"""Which ops ``designer profile`` times: a sample of the layers the solver can choose from.
+
+For each block family the design space (:class:`designer.core.space.SearchSpace` at the profile's
+resolution) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the
+family's width grid has them): the stem at a few widths, every stage's first block fed by a
+quarter, half or all of its width (and by the stem widths in stage 1), every stage's other
+blocks, and the head; plus :func:`alignment_ops`, probes of misaligned widths from which the
+predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the layers of the
+reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly.
+Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of ResNet-50's
+largest layer at that resolution are left out (the predictor extrapolates them by work); the
+cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are measured,
+since extrapolating across tensor-core steps misses by 10-20 %.
+
+That *dense* grid is for precisions on tensor cores (:func:`latency.predict.table.on_tensor_cores`).
+Off them (fp32 on a GPU, CPUs) each op takes about three times as long to autotune and time
+(cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
+at :data:`SPARSE_WORK_CAP` and times ops above :data:`SPARSE_ABOVE` times that work on every
+other width of :data:`CHANNELS` only; on the H100 in fp32 it takes 7.5 minutes (the dense one,
+3.2x its fp16 time, would take about 30) and predicts whole networks within 6 % (``docs/RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from designer.core.layers import Layer
+from designer.core.reference import reference_spec
+from designer.core.space import SearchSpace
+from designer.core.structure import arch_layers
+from latency.predict.ops import OpKey, layer_ops
+
+CHANNELS = (
+    *(8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256),
+    *(288, 320, 384, 448, 512, 576, 640, 768, 896, 1024, 1280, 1536, 2048),
+)
+ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776)
+"""Misaligned widths (odd multiples of 8) just past a tensor-core tile, where they cost most:
+timed as plain 3x3 and 1x1 convs so the predictor learns how much slower such convs run."""
+PROBE_SHAPES = (("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2))
+STEM_WIDTHS = (16, 32, 64, 128)
+FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0)
+FAMILIES = ("basic", "bottleneck", "mbv2")
+REFERENCES = ("resnet50", "mobilenet_v2")
+WORK_CAP = 16.0
+SPARSE_WORK_CAP = 4.0
+SPARSE_ABOVE = 0.5
+SPARSE_SKIPPED = frozenset(w for w in CHANNELS[1::2] if w >= 64)
+"""Widths the sparse grid leaves out of ops above :data:`SPARSE_ABOVE` (every other one from 64 up)."""
+
+
+def _ops(layers: Iterable[Layer]) -> set[OpKey]:
+    return {op for layer in layers for op in layer_ops(layer)}
+
+
+def family_ops(family: str, resolution: int) -> set[OpKey]:
+    """Ops of the design space of one family on the coarse width grid."""
+    space = SearchSpace.of(family, resolution)
+    widths = [w for w in CHANNELS if w in space.widths]
+    stems = [w for w in STEM_WIDTHS if w in space.stem_widths]
+    ops: set[OpKey] = set()
+    for stem in stems:
+        ops |= _ops(space.stem_layers(stem))
+    for stage in range(1, space.body_stages + 1):
+        for width in widths:
+            first, rest = space.stage_layers(width, width, stage)
+            ops |= _ops(rest)
+            inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS}
+            if stage == 1:
+                inputs = {w for w in inputs | set(stems) if w <= width} or {min(stems)}
+            for cin in inputs:
+                ops |= _ops(space.stage_layers(cin, width, stage)[0])
+    last = space.stage_resolutions[-1]
+    for width in widths:
+        ops |= _ops(space.head_layers(width))
+        channels = space.final_channels(width)
+        ops |= _ops([Layer("pool", "pool", channels, channels, last, last, last, norm=False)])
+    return ops
+
+
+def alignment_ops(resolution: int) -> set[OpKey]:
+    """Probes of misaligned widths at every stage's input resolution (``cin == cout``)."""
+    resolutions = SearchSpace.of("basic", resolution).stage_resolutions
+    return {
+        OpKey(kind, width, res, width, kernel, stride)
+        for kind, kernel, stride in PROBE_SHAPES
+        for res in (resolutions[:-1] if stride == 2 else resolutions[1:])
+        for width in ALIGNMENT_PROBES
+    }
+
+
+def _snap(value: float, grid: Sequence[int]) -> int:
+    return min(grid, key=lambda w: abs(np.log(w / value)))
+
+
+def reference_ops(resolution: int, names: Sequence[str] = REFERENCES) -> set[OpKey]:
+    return _ops(layer for name in names for layer in arch_layers(reference_spec(name, resolution)))
+
+
+def work(op: OpKey) -> tuple[float, float]:
+    """MACs and feature-map elements of one image through the op."""
+    layer = op.layer()
+    return float(layer.macs), float(layer.activations)
+
+
+def profile_ops(resolution: int, families: Sequence[str] = FAMILIES, dense: bool = True) -> list[OpKey]:
+    """The sorted ops a profile of these families at this resolution measures (``dense``: see
+    the module docstring; pass ``latency.predict.table.on_tensor_cores(backend, precision)``)."""
+    reference = reference_ops(resolution)
+    largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
+    sampled = {op for family in families for op in family_ops(family, resolution)} | alignment_ops(resolution)
+
+    def kept(op: OpKey) -> bool:
+        scale = float(np.max(np.array(work(op)) / largest))
+        if dense:
+            return scale <= WORK_CAP
+        skipped = op.cout >= 64 and (op.cin in SPARSE_SKIPPED or op.cout in SPARSE_SKIPPED)
+        return scale <= SPARSE_WORK_CAP and not (scale > SPARSE_ABOVE and skipped)
+
+    return sorted({op for op in sampled if kept(op)} | reference)

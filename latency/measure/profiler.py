@@ -1,0 +1,110 @@
+"""``designer profile``: time every op of the grid and write the profile, resumably.
+
+Progress goes to ``<name>.partial.json`` next to the profile (same format, ``"complete":
+false``), rewritten atomically every :data:`SAVE_EVERY_S` seconds and when the run is
+interrupted; a rerun with the same
+settings skips what it holds (or what an existing profile holds) and times the rest. The
+finished profile replaces the partial file. An op the device cannot run (out of memory) is
+left out and reported; the predictor extrapolates it like any other unmeasured shape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from designer.core.errors import DesignerError
+from latency.measure.backend import Backend
+from latency.predict.ops import OpKey
+from latency.predict.table import LatencyTable, environment_provenance
+
+SAVE_EVERY_S = 20.0
+SAME_RUN = ("gpu", "backend", "precision", "batch")
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.partial.json")
+
+
+def _resume(path: Path, table: LatencyTable) -> dict[OpKey, float]:
+    """Entries already measured for the same gpu, backend, precision and batch."""
+    for candidate in (partial_path(path), path):
+        if candidate.is_file():
+            previous = LatencyTable.load(candidate)
+            if any(getattr(previous, name) != getattr(table, name) for name in SAME_RUN):
+                raise DesignerError(
+                    f"{candidate} holds a different profile ({previous.name}); remove it or choose another --output"
+                )
+            if previous.provenance.get("activation") != table.provenance.get("activation"):
+                raise DesignerError(f"{candidate} was measured with another activation; remove it to start again")
+            return dict(previous.entries)
+    return {}
+
+
+def build_profile(
+    backend: Backend,
+    gpu: str,
+    batch: int,
+    ops: Sequence[OpKey],
+    path: Path,
+    grid: dict[str, Any],
+    progress: bool = True,
+) -> LatencyTable:
+    """Time ``ops`` (resuming earlier work at ``path``) and write the finished profile there."""
+    from tqdm import tqdm
+
+    table = LatencyTable(
+        gpu, backend.name, backend.settings.precision, batch, environment_provenance(backend.provenance())
+    )
+    table.provenance["grid"] = grid
+    wanted = set(ops)
+    table.entries = {key: ms for key, ms in _resume(path, table).items() if key in wanted}
+    todo = [op for op in ops if op not in table.entries]
+    failed: list[str] = []
+    partial = partial_path(path)
+    saved = time.monotonic()
+    table.complete = False
+    with tqdm(total=len(ops), initial=len(ops) - len(todo), desc=table.name, unit="op", disable=not progress) as bar:
+        try:
+            for op in todo:
+                try:
+                    table.entries[op] = backend.time_op(op, batch)
+                except _out_of_memory() as error:
+                    failed.append(f"{op.label()}: {type(error).__name__}")
+                    _free_memory()
+                bar.update()
+                if time.monotonic() - saved > SAVE_EVERY_S:
+                    table.save(partial)
+                    saved = time.monotonic()
+        except BaseException:
+            if table.entries:
+                table.save(partial)
+            raise
+    if not table.entries:
+        raise DesignerError(f"no op could be timed on {backend.device_name()}; check the device and --batch")
+    table.complete = True
+    table.provenance["skipped"] = failed
+    table.save(path)
+    partial.unlink(missing_ok=True)
+    return table
+
+
+def _out_of_memory() -> tuple[type[BaseException], ...]:
+    try:
+        import torch
+
+        return (torch.cuda.OutOfMemoryError,)
+    except ImportError:
+        return (MemoryError,)
+
+
+def _free_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

@@ -1,0 +1,157 @@
+"""``designer profile validate``: predicted against measured latency of whole networks.
+
+Random networks are drawn from the design space (a family's :class:`SearchSpace` at the
+profile's resolution: stem and stage widths on its grid, non-decreasing, 1 to
+:data:`MAX_DEPTH` blocks per stage, MACs within :data:`MACS_RANGE` scaled to the resolution),
+and the standard ResNet-50 and MobileNetV2 are added. Each is measured end to end with the
+profile's backend (batch-norm folded, same precision and timing method as the ops) and
+predicted by summing its layers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_bytes, atomic_write_text
+from designer.core.layers import total_macs
+from designer.core.reference import reference_spec
+from designer.core.space import SearchSpace
+from designer.core.spec import ArchSpec
+from designer.core.structure import arch_layers
+from latency.measure.backend import Backend
+from latency.predict.check import ErrorSummary
+from latency.predict.predictor import Predictor
+
+MAX_DEPTH = 6
+MIN_WIDTH, MAX_WIDTH = 16, 1024
+MACS_RANGE = (0.3e9, 6e9)
+"""MACs of the random networks at 224x224 (scaled by the resolution squared)."""
+
+
+@dataclass(frozen=True)
+class NetResult:
+    name: str
+    macs: int
+    predicted_ms: float
+    measured_ms: float
+
+    @property
+    def error(self) -> float:
+        return self.predicted_ms / self.measured_ms - 1.0
+
+
+def random_specs(count: int, resolution: int, families: list[str], seed: int = 0) -> list[ArchSpec]:
+    """``count`` random networks of the design spaces (families in turn)."""
+    rng = np.random.default_rng(seed)
+    low, high = (m * (resolution / 224) ** 2 for m in MACS_RANGE)
+    specs: list[ArchSpec] = []
+    while len(specs) < count:
+        family = families[len(specs) % len(families)]
+        space = SearchSpace.of(family, resolution)
+        widths = [w for w in space.widths if MIN_WIDTH <= w <= MAX_WIDTH]
+        point: dict[str, float] = {}
+        chosen = np.sort(rng.choice(widths, size=space.body_stages))
+        point["stem"] = float(rng.choice([w for w in space.stem_widths if w <= chosen[0]] or [min(space.stem_widths)]))
+        for stage in range(1, space.body_stages + 1):
+            point[f"width{stage}"] = float(chosen[stage - 1])
+            point[f"depth{stage}"] = float(rng.integers(1, MAX_DEPTH + 1))
+        spec = space.to_spec(point, name=f"random-{family}-{len(specs):02d}")
+        if low <= total_macs(arch_layers(spec)) <= high:
+            specs.append(spec)
+    return specs
+
+
+def validation_specs(count: int, resolution: int, families: list[str], seed: int = 0) -> list[ArchSpec]:
+    references = [reference_spec(name, resolution) for name in ("resnet50", "mobilenet_v2")]
+    return random_specs(count, resolution, families, seed) + references
+
+
+def measure(predictor: Predictor, backend: Backend, specs: list[ArchSpec], progress: bool = True) -> list[NetResult]:
+    from tqdm import tqdm
+
+    results = []
+    for spec in tqdm(specs, desc="networks", unit="net", disable=not progress):
+        measured = backend.time_network(spec, predictor.batch)
+        macs = int(total_macs(arch_layers(spec)))
+        results.append(NetResult(spec.name, macs, predictor.network_latency(spec), measured))
+    return results
+
+
+def summary(results: list[NetResult]) -> dict[str, float]:
+    errors = ErrorSummary.of([r.predicted_ms for r in results], [r.measured_ms for r in results])
+    signed = np.array([r.error for r in results])
+    return {**errors.to_dict(), "mean_signed_error": float(signed.mean())}
+
+
+def table_text(results: list[NetResult]) -> str:
+    lines = [f"{'network':<24} {'GMACs':>7} {'predicted ms':>13} {'measured ms':>12} {'error':>8}"]
+    for r in results:
+        lines.append(
+            f"{r.name:<24} {r.macs / 1e9:7.2f} {r.predicted_ms:13.3f} {r.measured_ms:12.3f} {r.error * 100:+7.2f}%"
+        )
+    return "\n".join(lines)
+
+
+def write_report(results: list[NetResult], specs: list[ArchSpec], meta: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``validate.json`` under ``folder``: the results, their summary and the networks' specs."""
+    report = {
+        **meta,
+        "summary": summary(results),
+        "networks": [asdict(r) for r in results],
+        "specs": [s.to_dict() for s in specs],
+    }
+    atomic_write_text(folder / "validate.json", json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def write_plot(report_path: Path) -> Path:
+    """``validate.png`` (predicted against measured) next to a ``validate.json``."""
+    try:
+        report = json.loads(report_path.read_text())
+        results = [NetResult(**row) for row in report["networks"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DesignerError(f"{report_path} is not a validate.json ({error}); give the file validate wrote") from None
+    try:
+        png = scatter_png(results, str(report.get("profile", "")))
+    except ImportError:
+        raise DesignerError(
+            f"the plot needs matplotlib, which does not import here; {report_path} is written: "
+            f"run `designer profile plot {report_path}` where matplotlib is installed"
+        ) from None
+    path = report_path.with_suffix(".png")
+    atomic_write_bytes(path, png)
+    return path
+
+
+def scatter_png(results: list[NetResult], title: str) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = np.array([r.measured_ms for r in results])
+    predicted = np.array([r.predicted_ms for r in results])
+    figure, axis = plt.subplots(figsize=(5, 5), dpi=120)
+    low, high = min(measured.min(), predicted.min()) * 0.8, max(measured.max(), predicted.max()) * 1.25
+    line = np.array([low, high])
+    axis.plot(line, line, color="black", linewidth=1, label="predicted = measured")
+    axis.fill_between(line, line * 0.95, line * 1.05, color="grey", alpha=0.2, label="+-5 %")
+    axis.scatter(measured, predicted, s=18)
+    axis.set(
+        xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), xlabel="measured ms", ylabel="predicted ms"
+    )
+    axis.set_title(f"{title}: {len(results)} networks", fontsize=9)
+    axis.legend(fontsize=8)
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
