@@ -11,12 +11,13 @@ channels_last:
   crop, resize); the Pillow path (decoding in the workers);
 * training: device-resident uint8 batches through the recipe's augmentation (the step of
   ``benchmarks/train_throughput.py --augment``), then ``designer train`` from the folder, decoding
-  on the GPU and with Pillow (per-epoch rates; the first epoch includes cuDNN's autotuning only
-  if the device-resident stage was skipped).
+  on the GPU and with Pillow (per-epoch rates; cuDNN has tuned its kernels in the
+  device-resident stage).
 
-Every stage's result, or its error, is written to ``--out`` as soon as it is known; a summary
-table and the issue's two bars end the run. Needs kornia for the training stages (the loader
-stages run without it) and torchvision with nvJPEG for the GPU stages.
+Every stage's result, or its error, is written to ``--out`` as soon as it is known; a stage that
+hangs prints every thread's stack and ends the run; a summary table and the issue's two bars end
+the run. Needs kornia for the training stages (the loader stages run without it) and torchvision
+with nvJPEG for the GPU stages.
 
     PYTHONPATH=$PWD python3 -m benchmarks.input_pipeline --out input_pipeline.json
 """
@@ -24,6 +25,7 @@ stages run without it) and torchvision with nvJPEG for the GPU stages.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import gc
 import importlib.util
 import io
@@ -50,7 +52,7 @@ from designer.core.fileio import atomic_write_text
 from train.crops import RandomCrop
 from train.datasets import FileSplit, load_data
 from train.distributed import Dist
-from train.images import ImageFiles, collate
+from train.images import ImageFiles, collate, describe
 from train.jpeg import nvjpeg
 from train.loader import Batches, EpochKeys
 
@@ -71,6 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loader-batches", type=int, default=40, help="timed batches per loader stage")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs from the folder, GPU decoding")
     parser.add_argument("--pillow-epochs", type=int, default=1, help="training epochs with Pillow decoding (0: skip)")
+    parser.add_argument(
+        "--stage-timeout",
+        type=float,
+        default=240,
+        help="seconds; a stage running longer prints every thread's stack and ends the run (earlier stages stay in --out)",
+    )
     args = parser.parse_args(argv)
     for name in ("images", "val_images", "classes", "batch", "loader_batches", "epochs"):
         if getattr(args, name) < 1:
@@ -84,7 +92,7 @@ class Report:
     """The results so far, rewritten to ``path`` after every stage."""
 
     def __init__(self, path: Path, args: argparse.Namespace) -> None:
-        self.path = path
+        self.path, self.timeout = path, args.stage_timeout
         self.data: dict[str, Any] = {
             "environment": environment(),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
@@ -99,13 +107,14 @@ class Report:
         if needs:
             result: dict[str, Any] = {"skipped": needs}
         else:
+            faulthandler.dump_traceback_later(self.timeout, exit=True)  # a hang shows where, and ends
             try:
                 result = run()
             except Exception as error:  # one stage failing must not end the run
                 traceback.print_exc()
-                result = {
-                    "error": f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-                }
+                result = {"error": describe(error)}
+            finally:
+                faulthandler.cancel_dump_traceback_later()
         result["stage_seconds"] = round(time.perf_counter() - start, 1)
         log(f"   {json.dumps(result)}")
         self.data["stages"][name] = result
@@ -361,11 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     no_nvjpeg = found if isinstance(found, str) else None
     no_kornia = None if importlib.util.find_spec("kornia") else "kornia is not installed (pip install kornia)"
     no_training = ("no CUDA GPU" if device.type != "cuda" else None) or no_kornia or (None if setup.arch else "no arch")
+    report.stage("device_resident", lambda: device_resident(setup, args), needs=no_training)
     report.stage("nvjpeg_alone", lambda: nvjpeg_alone(setup, args), needs=no_nvjpeg)
     report.stage("loader_reading", lambda: reading_alone(setup, args))
-    report.stage("loader_gpu", lambda: loader_alone(setup, args, "gpu"), needs=no_nvjpeg)
     report.stage("loader_pillow", lambda: loader_alone(setup, args, "cpu"))
-    report.stage("device_resident", lambda: device_resident(setup, args), needs=no_training)
+    report.stage("loader_gpu", lambda: loader_alone(setup, args, "gpu"), needs=no_nvjpeg)
     report.stage(
         "train_gpu", lambda: train_from_folder(setup, args, "gpu", args.epochs), needs=no_training or no_nvjpeg
     )

@@ -143,9 +143,9 @@ class Batches:
 
     def _decode(self, raw: RawBatch) -> DecodedFiles:
         assert self.on_device is not None
-        self.unreadable += raw.unreadable
+        self.unreadable.extend(raw.unreadable)
         return self.on_device.decode(raw)
 
     def _from_host(self, raw: RawBatch) -> Batch:
-        self.unreadable += raw.unreadable
+        self.unreadable.extend(raw.unreadable)
         return raw.pixels.to(self.device, non_blocking=True), raw.labels.to(self.device, non_blocking=True)

@@ -144,7 +144,7 @@ class _Run:
         self.train_transform = TrainTransform(
             config, resolution, channels, mean, std, self.data.num_classes, crop=not self.folder
         )
-        self.eval_transform = EvalTransform(resolution, channels, mean, std, config.channels_last)
+        self.eval_transform = EvalTransform(resolution, channels, mean, std, channels_last=config.channels_last)
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
         if saved is not None:
