@@ -80,9 +80,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds; a stage running longer prints every thread's stack and ends the run (earlier stages stay in --out)",
     )
     args = parser.parse_args(argv)
-    for name in ("images", "val_images", "classes", "batch", "loader_batches", "epochs"):
-        if getattr(args, name) < 1:
+    for name in ("images", "val_images", "classes", "batch", "loader_batches", "epochs", "stage_timeout"):
+        if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    for name in ("workers", "pillow_epochs"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more")
+    if args.arch and not Path(args.arch).is_file():
+        parser.error(f"--arch {args.arch} is not a file; give an arch JSON (designer solve -o) or leave it out")
     if args.images < 2 * args.batch:
         parser.error(f"--images must hold at least two batches ({2 * args.batch})")
     return args
