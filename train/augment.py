@@ -3,8 +3,9 @@
 Training: random resized crop to the spec's resolution (for in-memory data sets; image files
 arrive cropped, see :mod:`train.crops`), horizontal flip, AutoAugment or RandAugment,
 normalisation, random erasing, then mixup or cutmix. Evaluation: resize to the resolution (image
-files arrive centre-cropped at it), normalise. Kornia draws its random parameters from torch's global CPU generator, so a
-seeded (and, on resume, restored) generator reproduces every batch on any device.
+files arrive centre-cropped at it), normalise. Kornia draws its random parameters from torch's
+global CPU generator, so a seeded (and, on resume, restored) generator reproduces every batch on
+any device.
 
 Kornia picks a policy's operations once per call, for the whole batch; policies therefore run on
 groups of :data:`POLICY_GROUP` images so that a batch sees many operation choices. Colour

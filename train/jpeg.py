@@ -108,7 +108,8 @@ class DeviceImages:
             images, kept, rescued, rescued_pixels = self._one_by_one(raw, files)
         pixels = raw.pixels
         if rescued_pixels:
-            pixels = torch.cat([channels_first(rescued_pixels), *([raw.pixels] if len(raw.pixels) else [])])
+            rescued_batch = channels_first(rescued_pixels)
+            pixels = torch.cat([rescued_batch, pixels]) if len(pixels) else rescued_batch
         labels = torch.cat([raw.labels[kept + rescued], raw.labels[len(files) :]])
         return DecodedFiles(images, [raw.boxes[i] for i in kept], pixels, labels)
 
@@ -133,17 +134,19 @@ class DeviceImages:
             try:
                 images += self.jpeg([file])
                 kept.append(index)
-                continue
             except RuntimeError:
-                pass
-            try:
-                rescued_pixels.append(
-                    decode_bytes(file.numpy().tobytes(), raw.boxes[index], self.resolution, self.mode)
-                )
-                rescued.append(index)
-            except Exception as error:  # Pillow raises many kinds on broken files
-                self.unreadable.append((raw.paths[index], describe(error)))
+                pixels = self._pillow(raw, index, file)
+                if pixels is not None:
+                    rescued.append(index)
+                    rescued_pixels.append(pixels)
         return images, kept, rescued, rescued_pixels
+
+    def _pillow(self, raw: RawBatch, index: int, file: torch.Tensor) -> np.ndarray | None:
+        try:
+            return decode_bytes(file.numpy().tobytes(), raw.boxes[index], self.resolution, self.mode)
+        except Exception as error:  # Pillow raises many kinds on broken files
+            self.unreadable.append((raw.paths[index], describe(error)))
+            return None
 
 
 def resize_boxes(images: list[torch.Tensor], boxes: list[Box], resolution: int) -> torch.Tensor:
