@@ -1,7 +1,8 @@
-"""Fitted predictors kept on disk, so that repeated solves skip the fit (about 2 s per profile).
+"""Fitted predictors kept on disk, so that repeated solves skip the fit.
 
-A cached fit is keyed by the profile file's bytes and the source of the fitting code, so an
-edited profile or a new version of the predictor never reuses a stale one. The folder is
+What that saves: the first and cached-fit wall times in docs/RESULTS.md, 'Solver'. A cached
+fit is keyed by the profile file's bytes and the source of the fitting code, so an edited
+profile or a new version of the predictor never reuses a stale one. The folder is
 ``$DESIGNER_CACHE_DIR``, else ``$XDG_CACHE_HOME/designer/predictors`` (``~/.cache/...``); a
 cache that cannot be read or written is ignored (the fit is just done again).
 """

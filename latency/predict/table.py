@@ -46,7 +46,8 @@ TENSOR_CORE_PRECISIONS = ("fp16", "bf16", "tf32")
 
 def on_tensor_cores(backend: str, precision: str) -> bool:
     """Whether this backend's convs run on tensor cores at this precision (GPU backends in
-    fp16, bf16 and tf32), about three times as fast as off them (so the dense grid is affordable)."""
+    fp16, bf16 and tf32), where profiling is cheap enough for the dense grid (docs/RESULTS.md,
+    'Latency tables', build time)."""
     return backend in GPU_BACKENDS and precision in TENSOR_CORE_PRECISIONS
 
 
