@@ -33,11 +33,12 @@ def register(subparsers: Any) -> None:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    from designer.cli.solve import design_request
+    from designer.cli.solve import design_request, with_profile
     from designer.workflows.tune import LocalRunner, TuneConfig, proxy_recipe, tune
     from designer.workflows.tune_report import best_trials, format_table, trial_rows, write_outputs
 
     request = design_request(args)
+    request, _ = with_profile(request, request.target_throughput is not None, json_output=False)
     config = TuneConfig(
         request=request,
         study=args.study,

@@ -11,7 +11,7 @@ left out and reported; the predictor extrapolates it like any other unmeasured s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +51,17 @@ def build_profile(
     path: Path,
     grid: dict[str, Any],
     progress: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> LatencyTable:
-    """Time ``ops`` (resuming earlier work at ``path``) and write the finished profile there."""
+    """Time ``ops`` (resuming earlier work at ``path``) and write the finished profile there
+    (``extra``: more provenance, such as the settings chosen for the user)."""
     from tqdm import tqdm
 
     table = LatencyTable(
         gpu, backend.name, backend.settings.precision, batch, environment_provenance(backend.provenance())
     )
     table.provenance["grid"] = grid
+    table.provenance.update(extra or {})
     wanted = set(ops)
     table.entries = {key: ms for key, ms in _resume(path, table).items() if key in wanted}
     todo = [op for op in ops if op not in table.entries]

@@ -17,7 +17,7 @@ from pathlib import Path
 from designer.core.fileio import atomic_write_bytes
 from latency.predict import completion, predictor
 from latency.predict.predictor import Predictor
-from latency.predict.profiles import resolve_profile
+from latency.predict.profiles import profile_stem, resolve_profile
 from latency.predict.table import LatencyTable
 
 
@@ -35,7 +35,7 @@ def _fit_code_digest() -> bytes:
 def cache_path(profile: Path) -> Path:
     """Where the fit of this profile file (as it is now) is kept."""
     digest = hashlib.sha256(profile.read_bytes() + _fit_code_digest()).hexdigest()[:32]
-    return cache_dir() / f"{profile.stem}-{digest}.pkl"
+    return cache_dir() / f"{profile_stem(profile)}-{digest}.pkl"
 
 
 def load_predictor(profile: str | Path) -> Predictor:

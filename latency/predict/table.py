@@ -18,20 +18,23 @@ laid out to diff well: the header first, then ``entries`` sorted by key, one per
     }
 
 ``ms`` is the median latency of the op for the whole batch (see :mod:`latency.predict.ops` for the
-kinds and key fields). ``complete`` is false in the partial file of an interrupted run.
+kinds and key fields). ``complete`` is false in the partial file of an interrupted run. A file
+named ``.json.gz`` holds the same text gzipped (the shipped V100 tables).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from designer.core.errors import DesignerError
-from designer.core.fileio import atomic_write_text
+from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from latency.predict.ops import KINDS, OpKey
 
 FORMAT = "designer-latency-profile"
@@ -94,7 +97,12 @@ class LatencyTable:
         return f'{head},\n  "entries": [\n{body}\n  ]\n}}\n' if rows else f'{head},\n  "entries": []\n}}\n'
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(Path(path), self.to_text())
+        """Write the profile; a ``.gz`` path is gzipped (reproducibly: no time stamp)."""
+        path = Path(path)
+        if path.suffix == ".gz":
+            atomic_write_bytes(path, gzip.compress(self.to_text().encode(), compresslevel=9, mtime=0))
+        else:
+            atomic_write_text(path, self.to_text())
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "profile") -> LatencyTable:
@@ -144,7 +152,10 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         path = Path(path)
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
+            text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
+        except (gzip.BadGzipFile, EOFError, UnicodeDecodeError, zlib.error) as error:
+            raise DesignerError(f"profile {path} cannot be decoded ({error}); re-create it") from None
         except OSError as error:
             raise DesignerError(f"cannot read profile {path}: {error.strerror}; check the path") from None
         try:
