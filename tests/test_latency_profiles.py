@@ -89,6 +89,15 @@ def test_use_refuses_an_unknown_profile_and_keeps_the_config(user, capsys):
     assert not config_path().exists()
 
 
+def test_use_keeps_a_path_as_an_absolute_path(user, tmp_path, monkeypatch):
+    synthetic_table().save(tmp_path / "mine.json")
+    monkeypatch.chdir(tmp_path)
+    set_default_profile("./mine.json")
+    assert json.loads(config_path().read_text()) == {"profile": str(tmp_path / "mine.json")}
+    monkeypatch.chdir(user.parent.parent)
+    assert default_profile().path == tmp_path / "mine.json"
+
+
 def test_the_environment_overrides_the_config(user, monkeypatch):
     set_default_profile("cpu-ort-fp32-b8")
     monkeypatch.setenv("DESIGNER_PROFILE", "v100-trt-fp16")

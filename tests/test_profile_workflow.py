@@ -64,3 +64,10 @@ def test_what_was_chosen_is_printed_and_recorded(tmp_path, capsys):
     assert (table.precision, table.batch, len(table.entries)) == ("fp32", 8, 2)
     assert set(table.provenance["chosen"]) == {"precision", "batch"}
     assert table.provenance["chosen"]["batch"].startswith("8: CPUs serve small batches")
+
+
+def test_where_the_device_cannot_be_measured_the_error_names_its_profiles(capsys):
+    assert main(["profile", "--gpu", "v100", "--backend", "onnxruntime"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a v100 profile can only be measured on a v100" in err
+    assert "v100 profiles exist already: v100-trt-fp16-b{1,32,64,128}, v100-trt-fp32-b{1,32,64,128}" in err

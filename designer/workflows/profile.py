@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from designer.core.blocks import list_families
-from designer.core.errors import ParameterError
+from designer.core.errors import DesignerError, ParameterError
 from designer.core.params import check_choice, check_int
 from latency.predict.ops import OpKey
-from latency.predict.profiles import user_dir
+from latency.predict.profiles import PARTS, available, summary, user_dir
 from latency.predict.table import LatencyTable, on_tensor_cores, profile_name
 
 PRECISION = "fp32"
@@ -83,6 +83,12 @@ def default_batch(ops: Sequence[OpKey], precision: str, memory: int | None) -> C
     )
 
 
+def _existing(gpu: str) -> str:
+    """Where this device cannot be measured: the profiles of ``gpu`` there are already, if any."""
+    names = [name for name in available() if (parts := PARTS.match(name)) and parts["gpu"] == gpu]
+    return f"; {gpu} profiles exist already: {summary(names)} (`designer solve --profile NAME`)" if names else ""
+
+
 def gpu_memory() -> int:
     """Total memory (bytes) of the CUDA device in use."""
     import torch
@@ -138,8 +144,11 @@ def profile(
         chosen["precision"] = Choice(PRECISION, "TF32 off, as the DeepMAD paper's GPU-throughput tables")
         precision = PRECISION
     device = device or ("cpu" if backend == "onnxruntime" else "cuda")
-    timer = get_backend(backend, Settings(precision, activation, warmup, repetitions, device))
-    check_device(timer, gpu)
+    try:
+        timer = get_backend(backend, Settings(precision, activation, warmup, repetitions, device))
+        check_device(timer, gpu)
+    except DesignerError as error:
+        raise DesignerError(f"{error}{_existing(gpu)}") from None
     dense = on_tensor_cores(backend, precision)
     grid_ops = profile_ops(resolution, families, dense)
     if batch is None:
