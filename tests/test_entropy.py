@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from designer.core.analysis import analyze_spec
-from designer.core.entropy import depth_penalty, effectiveness, stage_weights
+from designer.core.entropy import DepthPenalty, effectiveness, stage_weights
 from designer.core.reference import reference_spec
 from designer.core.spec import ArchSpec, StageSpec, StemSpec
 from designer.nn.model import build_model
@@ -68,4 +68,15 @@ def test_helpers():
     assert stage_weights(3, (1, 1, 1, 1, 8)) == (1, 1, 8)
     assert stage_weights(6, (1, 1, 1, 1, 8)) == (1, 1, 1, 1, 1, 8)
     assert effectiveness(4, 4 * math.log(100)) == pytest.approx(0.04)
-    assert depth_penalty(np.array([2, 4]), 10) == pytest.approx(10 * math.e)
+    assert DepthPenalty(10, "var")(np.array([2, 4])) == pytest.approx(10 * math.e)
+
+
+def test_depth_penalties_of_the_paper_and_the_published_code():
+    """The published R50's block counts: the paper's form costs more than any entropy, the code's
+    (std over the stages after the second) about 35."""
+    depths = np.array([1, 11, 12, 13, 15])
+    assert DepthPenalty(10, "var")(depths) == pytest.approx(10 * math.exp(np.var(depths)))
+    assert DepthPenalty(10, "var")(depths) > 1e11
+    assert DepthPenalty(10, "std", skip=2)(depths) == pytest.approx(10 * math.exp(np.std([12, 13, 15])))
+    assert DepthPenalty(10, "std", skip=2)(depths) == pytest.approx(34.8, abs=0.05)
+    assert DepthPenalty(10, "std", skip=9)(depths) == pytest.approx(10.0)  # no stage left to vary: the last alone

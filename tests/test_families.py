@@ -11,6 +11,7 @@ from designer.core.blocks import get_family, list_families
 from designer.core.space import SearchSpace
 from designer.nn.model import build_model
 from designer.nn.modules import MODULES
+from latency.measure.validate import random_point
 
 
 @pytest.mark.parametrize("family", list_families())
@@ -24,14 +25,14 @@ def test_family_has_a_module_with_the_counts_of_its_layers(family):
 @pytest.mark.parametrize("family", list_families())
 def test_family_defaults_shape_its_design_space(family):
     block = get_family(family)
-    space = SearchSpace.of(family, resolution=64, stages=3, max_width=256, max_depth=3, num_classes=10)
-    assert space.kernel == block.kernel and space.activation == block.activation
+    space = SearchSpace.of(family, resolution=64, max_width=256, max_depth=3, num_classes=10)
+    assert space.kernels == block.kernels and space.activation == block.activation and space.strides == block.strides
     assert space.head_width == block.head_width and space.se == block.has_se
-    point = {"stem": 16.0, "width1": float(space.widths[2]), "width2": float(space.widths[4])}
-    point |= {"depth1": 2.0, "depth2": 1.0}
+    assert space.has_inner() == block.uses_inner and space.ratio_range == block.ratio_range
+    point = random_point(space, np.random.default_rng(0))
     spec = space.to_spec(point)
     evaluation = space.evaluate({name: np.array([value]) for name, value in point.items()})
-    analysis = analyze_spec(spec, space.alpha, space.beta)
+    analysis = analyze_spec(spec, space.alpha, space.penalty)
     assert (analysis.flops, analysis.params) == (evaluation.totals["macs"][0], evaluation.totals["params"][0])
     assert analysis.objective == pytest.approx(float(evaluation.objective[0]), rel=1e-12)
     assert count_module(build_model(spec), spec.resolution) == (analysis.flops, analysis.params)

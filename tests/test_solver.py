@@ -1,4 +1,6 @@
-"""The solver returns the optimum: it matches exhaustive enumeration on small grids."""
+"""The solver returns the optimum: it matches exhaustive enumeration on small grids, in the
+fixed-shape space (one kernel, a fixed ratio, all stages stride 2) and in the full space (a
+kernel and an inner width per stage, a stride-1 stage, the published code's depth penalty)."""
 
 import itertools
 
@@ -9,40 +11,49 @@ from designer.core.analysis import analyze_spec
 from designer.core.entropy import effectiveness
 from designer.core.errors import DesignerError
 from designer.core.request import DesignRequest
-from designer.core.solver import cheapest, flops_limit, params_limit, solve
+from designer.core.solver import Constraint, _Problem, cheapest, flops_limit, params_limit, solve
 from designer.core.space import SearchSpace
 from designer.workflows.design import design
 
 
-def enumerate_optimum(space: SearchSpace, flops: float | None, params: float | None, rho0: float) -> float:
+def enumerate_all(space: SearchSpace, layer_costs=None):
     grids = space.grids()
     names = list(grids)
     combos = np.array(list(itertools.product(*[grids[n] for n in names])), dtype=float)
     values = {n: combos[:, i] for i, n in enumerate(names)}
-    evaluation = space.evaluate(values)
-    ok = np.ones(len(combos), dtype=bool)
-    chain = ["stem"] + [f"width{s}" for s in range(1, space.body_stages + 1)]
-    for a, b in zip(chain, chain[1:]):
-        ok &= values[a] <= values[b]
-    if flops is not None:
-        ok &= evaluation.totals["macs"] <= flops
-    if params is not None:
-        ok &= evaluation.totals["params"] <= params
-    ok &= effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= rho0
-    return float(evaluation.objective[ok].max()) if ok.any() else -np.inf
+    return values, space.evaluate(values, layer_costs)
 
 
-SMALL = dict(
-    resolution=32,
-    stages=3,
-    width_step=8,
-    max_width=96,
-    min_stem_width=8,
-    max_stem_width=24,
-    max_depth=5,
-    num_classes=10,
-)
-CASES = [
+def feasible(space, values, evaluation, rho0, limits):
+    ok = space.ordered(values)
+    for name, limit in limits.items():
+        ok &= evaluation.totals[name] <= limit
+    return ok & (effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= rho0)
+
+
+def check_optimal(space, flops, params, rho0):
+    limits = {name: value for name, value in (("macs", flops), ("params", params)) if value is not None}
+    values, evaluation = enumerate_all(space)
+    ok = feasible(space, values, evaluation, rho0, limits)
+    assert ok.any()
+    expected = float(evaluation.objective[ok].max())
+    constraints = ([flops_limit(flops)] if flops else []) + ([params_limit(params)] if params else [])
+    solution = solve(space, constraints, rho0)
+    assert solution.proven and solution.gap == 0
+    assert solution.objective == pytest.approx(expected, rel=1e-12)
+    analysis = analyze_spec(space.to_spec(solution.point), space.alpha, space.penalty)
+    assert analysis.objective == pytest.approx(solution.objective, rel=1e-12)
+    assert analysis.report.rho <= rho0 + 1e-12
+    assert flops is None or analysis.flops <= flops
+    assert params is None or analysis.params <= params
+    return solution
+
+
+FIXED = dict(
+    resolution=32, stages=3, width_step=8, max_width=96, min_stem_width=8, max_stem_width=24, max_depth=5,
+    num_classes=10, kernel=(3,), depth_penalty="var", first_depth=5,
+)  # fmt: skip
+FIXED_CASES = [
     ("basic", 6e6, 60e3, 0.3),
     ("basic", 2e6, None, 0.5),
     ("bottleneck", 8e6, 40e3, 0.3),
@@ -52,47 +63,60 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("family, flops, params, rho0", CASES)
-def test_matches_exhaustive_enumeration(family, flops, params, rho0):
-    extra = {"expansion": 2} if family == "bottleneck" else ({"head_width": 64} if family == "mbv2" else {})
-    space = SearchSpace.of(family, **SMALL, **extra)
-    constraints = ([flops_limit(flops)] if flops else []) + ([params_limit(params)] if params else [])
-    expected = enumerate_optimum(space, flops, params, rho0)
-    assert np.isfinite(expected)
-    solution = solve(space, constraints, rho0)
-    assert solution.objective == pytest.approx(expected, rel=1e-12)
-    analysis = analyze_spec(space.to_spec(solution.point), space.alpha, space.beta)
-    assert analysis.objective == pytest.approx(solution.objective, rel=1e-12)
-    assert analysis.report.rho <= rho0 + 1e-12
-    assert flops is None or analysis.flops <= flops
-    assert params is None or analysis.params <= params
+def fixed_extra(family):
+    return (
+        {"expansion": 2}
+        if family == "bottleneck"
+        else ({"head_width": 64, "kernel": (5,), "expansion": 6} if family == "mbv2" else {})
+    )
+
+
+@pytest.mark.parametrize("family, flops, params, rho0", FIXED_CASES)
+def test_fixed_shape_space_matches_exhaustive_enumeration(family, flops, params, rho0):
+    check_optimal(SearchSpace.of(family, **{**FIXED, **fixed_extra(family)}), flops, params, rho0)
+
+
+FULL = dict(
+    resolution=32, strides=(2, 1, 2), width_step=8, max_width=24, min_stem_width=8, max_stem_width=16,
+    max_depth=3, first_depth=2, num_classes=10, kernel=(3, 5),
+)  # fmt: skip
+FULL_CASES = [
+    ("basic", {}, 3e6, 30e3, 0.4),
+    ("bottleneck", {"ratio": (1.0, 3.0)}, 2e6, 12e3, 0.5),
+    ("bottleneck", {"ratio": (1.0, 3.0), "depth_penalty": "var"}, None, 9e3, 0.6),
+    ("mbv2", {"ratio": (1.5, 2.0), "max_width": 16, "head_width": 32, "se_style": "deepmad"}, 3e5, 6e3, 1.2),
+]
+
+
+@pytest.mark.parametrize("family, extra, flops, params, rho0", FULL_CASES)
+def test_full_space_matches_exhaustive_enumeration(family, extra, flops, params, rho0):
+    space = SearchSpace.of(family, **{**FULL, **extra})
+    assert space.has_kernel() and space.strides[1] == 1
+    assert space.has_inner() == (family != "basic")
+    solution = check_optimal(space, flops, params, rho0)
+    spec = space.to_spec(solution.point)
+    assert spec.stages[1].stride == 1 and spec.stages[1].width > spec.stages[0].width  # a stride-1 stage widens
 
 
 def test_cheapest_matches_enumeration():
-    space = SearchSpace.of("basic", **SMALL)
-    grids = space.grids()
-    names = list(grids)
-    combos = np.array(list(itertools.product(*[grids[n] for n in names])), dtype=float)
-    values = {n: combos[:, i] for i, n in enumerate(names)}
-    evaluation = space.evaluate(values)
-    ok = effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= 0.3
-    for a, b in zip(["stem", "width1"], ["width1", "width2"]):
-        ok &= values[a] <= values[b]
+    space = SearchSpace.of("basic", **FIXED)
+    values, evaluation = enumerate_all(space)
+    ok = feasible(space, values, evaluation, 0.3, {})
     assert cheapest(space, flops_limit(0), [], 0.3) == evaluation.totals["macs"][ok].min()
 
 
-def test_full_size_budget_is_solved_and_feasible():
-    result = design(DesignRequest(family="bottleneck", flops=4.1e9, params=25.6e6))
+def test_full_size_budget_is_feasible_within_the_time_limit():
+    result = design(DesignRequest(family="bottleneck", flops=4.1e9, params=25.6e6, time_limit=3))
     assert result.analysis.flops <= 4.1e9 and result.analysis.params <= 25.6e6
     assert result.analysis.report.rho <= 0.3
     widths = [result.spec.stem.width] + [s.width for s in result.spec.stages]
-    assert widths == sorted(widths)
-    assert all(w % 8 == 0 for w in widths)
+    assert widths == sorted(widths) and all(w % 8 == 0 for w in widths)
+    assert result.proven or result.gap > 0
 
 
 def test_infeasible_budget_names_smallest_feasible_budget():
     with pytest.raises(DesignerError, match=r"smallest feasible FLOPs budget is \d"):
-        design(DesignRequest(family="mbv2", flops=10e6))
+        design(DesignRequest(family="mbv2", flops=10e6, kernel=(5,), expansion=6, stages=5))
     with pytest.raises(DesignerError, match="rho must be a finite number at least 0.05 and at most 5"):
         design(DesignRequest(family="basic", flops=1e9, rho=9.0))
     with pytest.raises(DesignerError, match="family 'vit' is not one of"):
@@ -101,18 +125,23 @@ def test_infeasible_budget_names_smallest_feasible_budget():
         design(DesignRequest(family="basic"))
 
 
-@pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
-def test_bounds_never_cut_off_a_feasible_design(family):
-    """On random boxes, the bound is at least the best feasible design inside (enumerated)."""
-    from designer.core.solver import _Problem
+BOUND_CASES = [
+    ("basic", FIXED, {}, 4e6, 80e3, 0.5),
+    ("bottleneck", FIXED, {"expansion": 2}, 4e6, 80e3, 0.5),
+    ("mbv2", FIXED, {"head_width": 64, "expansion": 6}, 4e6, 80e3, 0.5),
+    *((family, FULL, extra, 2 * (flops or 2e6), 2 * params, rho0) for family, extra, flops, params, rho0 in FULL_CASES),
+]
 
-    extra = {"expansion": 2} if family == "bottleneck" else ({"head_width": 64} if family == "mbv2" else {})
-    space = SearchSpace.of(family, **SMALL, **extra)
-    problem = _Problem(space, [flops_limit(4e6), params_limit(80e3)], 0.5)
+
+@pytest.mark.parametrize("family, base, extra, flops, params, rho0", BOUND_CASES)
+def test_bounds_never_cut_off_a_feasible_design(family, base, extra, flops, params, rho0):
+    """On random boxes, the bound is at least the best feasible design inside (enumerated)."""
+    space = SearchSpace.of(family, **{**base, **extra})
+    problem = _Problem(space, [flops_limit(flops), params_limit(params)], rho0)
     rng = np.random.default_rng(1)
     grids = problem.grids
     checked = 0
-    for _ in range(200):
+    for _ in range(250):
         lo = rng.integers(0, problem.sizes)
         hi = np.minimum(lo + rng.integers(0, 3, len(lo)), problem.sizes - 1)
         bound = problem.bound(lo[None], hi[None])[0][0]
@@ -121,15 +150,11 @@ def test_bounds_never_cut_off_a_feasible_design(family):
         names = problem.dims + [problem.last]
         values = {n: grids[n][combos[:, i]] for i, n in enumerate(names)}
         evaluation = space.evaluate(values)
-        ok = (evaluation.totals["macs"] <= 4e6) & (evaluation.totals["params"] <= 80e3)
-        ok &= effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= 0.5
-        chain = ["stem"] + [f"width{s}" for s in range(1, space.body_stages + 1)]
-        for a, b in zip(chain, chain[1:]):
-            ok &= values[a] <= values[b]
+        ok = feasible(space, values, evaluation, rho0, {"macs": flops, "params": params})
         if ok.any():
             checked += 1
             assert bound >= evaluation.objective[ok].max() - 1e-9
-    assert checked >= 20
+    assert checked >= 12
 
 
 def stepped_latency(layer):
@@ -140,24 +165,25 @@ def stepped_latency(layer):
     return value if layer.present is True else value * layer.present
 
 
-@pytest.mark.parametrize("family", ["basic", "mbv2"])
-def test_non_monotone_cost_matches_enumeration(family):
-    from designer.core.solver import Constraint
-
-    extra = {"head_width": 64} if family == "mbv2" else {}
-    space = SearchSpace.of(family, **SMALL, **extra)
-    grids = space.grids()
-    names = list(grids)
-    combos = np.array(list(itertools.product(*[grids[n] for n in names])), dtype=float)
-    values = {n: combos[:, i] for i, n in enumerate(names)}
-    evaluation = space.evaluate(values, [("latency", stepped_latency)])
-    ok = effectiveness(evaluation.totals["layers"], evaluation.totals["log_width"]) <= 0.5
+@pytest.mark.parametrize(
+    "family, base, extra",
+    [("basic", FIXED, {}), ("mbv2", FIXED, fixed_extra("mbv2")), ("bottleneck", FULL, {"ratio": (1.0, 3.0)})],
+)
+def test_non_monotone_cost_matches_enumeration(family, base, extra):
+    space = SearchSpace.of(family, **{**base, **extra})
+    values, evaluation = enumerate_all(space, [("latency", stepped_latency)])
+    ok = feasible(space, values, evaluation, 0.5, {})
     limit = float(np.quantile(evaluation.totals["latency"][ok], 0.3))
     latency = Constraint("latency", limit, layer_cost=stepped_latency, monotone=False, convex=False)
     ok &= evaluation.totals["latency"] <= limit
-    chain = ["stem"] + [f"width{s}" for s in range(1, space.body_stages + 1)]
-    for a, b in zip(chain, chain[1:]):
-        ok &= values[a] <= values[b]
     assert ok.any() and not ok.all()
     solution = solve(space, [latency], 0.5)
+    assert solution.proven
     assert solution.objective == pytest.approx(float(evaluation.objective[ok].max()), rel=1e-12)
+
+
+def test_time_limit_returns_the_best_design_with_its_gap():
+    space = SearchSpace.of("bottleneck", flops=4.1e9, params=25.6e6)
+    solution = solve(space, [flops_limit(4.1e9), params_limit(25.6e6)], 0.3, time_limit=2)
+    assert not solution.proven and solution.bound > solution.objective > 0
+    assert solution.gap == pytest.approx((solution.bound - solution.objective) / solution.objective)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from designer.cli.args import add_parameters, given
 from designer.core.analysis import Analysis
+from designer.core.entropy import PENALTIES
 from designer.core.errors import ParameterError
+from designer.core.params import check_number
+from designer.core.reference import REFERENCES
 from designer.core.request import DesignRequest, parse_weights
+from designer.core.solver import SolveStats
 from designer.core.spec import ArchSpec
 from designer.core.structure import iter_blocks, stem_output_res
 from designer.core.units import format_count
@@ -36,14 +41,21 @@ def register(subparsers: Any) -> None:
     analyze = subparsers.add_parser("analyze", help="params, FLOPs, depth, width, rho and entropy of a network")
     analyze.add_argument(
         "model",
-        help="arch JSON, reference name (resnet18, resnet34, resnet50, mobilenet_v2, "
-        "efficientnet_b0) or package.module:factory returning an nn.Module",
+        help="arch JSON, published DeepMAD structure file (TinyNAS .txt), reference name ("
+        + ", ".join(REFERENCES)
+        + ") or package.module:factory returning an nn.Module",
     )
     analyze.add_argument("--resolution", type=int, default=224)
     analyze.add_argument(
         "--alpha", type=parse_weights, metavar="W,W,...", help="stage weights, deepest last (default 1,...,1,8)"
     )
-    analyze.add_argument("--beta", type=float, default=10.0)
+    analyze.add_argument("--beta", type=float, default=10.0, help="depth-penalty weight")
+    analyze.add_argument(
+        "--depth-penalty", choices=PENALTIES, default="std", help="std (published code) or var (paper)"
+    )
+    analyze.add_argument(
+        "--penalty-skip", type=int, help="leading stages the std penalty leaves out (default: the family's)"
+    )
     analyze.add_argument("--json", action="store_true")
     analyze.set_defaults(handler=run_analyze)
 
@@ -70,6 +82,33 @@ def with_profile(request: DesignRequest, needed: bool, json_output: bool) -> tup
     return replace(request, profile=str(choice.path)), {"profile_reason": choice.reason}
 
 
+class ProgressLine:
+    """The solve's progress on stderr, once it has taken a second: best design, bound, gap."""
+
+    def __init__(self, after: float = 1.0) -> None:
+        self.start = time.monotonic()
+        self.next = self.start + after
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, stats: SolveStats, best: float, bound: float, open_boxes: int) -> None:
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + (1.0 if self.tty else 5.0)
+        gap = f"gap {(bound - best) / abs(best):.1%}" if best > -float("inf") else "no design yet"
+        line = (
+            f"solving: best objective {best:,.0f}, bound {bound:,.0f} ({gap}), {stats.boxes:,} boxes, "
+            f"{now - self.start:.0f} s"
+        )
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown and self.tty:
+            print(file=sys.stderr)
+
+
 def run_solve(args: argparse.Namespace) -> int:
     from designer.workflows.design import design
 
@@ -92,11 +131,15 @@ def run_solve(args: argparse.Namespace) -> int:
         spec = reference_spec(args.match, request.resolution, request.num_classes)
         predictor = load_predictor(str(request.profile)) if measurer is None else measurer.predictor()
         speed = measurer.throughput(spec) if measurer is not None else predictor.throughput(spec)
-        reference = (spec, analyze_spec(spec, request.weights, request.beta), speed)
+        reference = (spec, analyze_spec(spec, request.weights, request.penalty), speed)
         request = replace(request, target_throughput=speed)
     if measurer is not None:
         return _solve_verified(args, request, measurer, reference, chosen)
-    result = design(request)
+    progress = ProgressLine()
+    try:
+        result = design(request, progress=progress)
+    finally:
+        progress.close()
     _emit(args, result, chosen, reference)
     return 0
 
@@ -152,6 +195,11 @@ def _emit(args: argparse.Namespace, result: DesignResult, extra: dict[str, Any],
         print(json.dumps(data, indent=2))
         return
     print_design(result.spec, result.analysis, result.rho0, result.solve_seconds)
+    if not result.proven:
+        print(
+            f"best design found in {result.solve_seconds:.0f} s, not proven optimal: its objective is at most "
+            f"{result.gap:.1%} below the optimum (a larger --time-limit narrows the gap)"
+        )
     if result.predicted_throughput is not None:
         measured = f", measured {extra['measured_throughput']:,.0f}" if "measured_throughput" in extra else ""
         print(
@@ -217,10 +265,18 @@ def print_design(spec: ArchSpec, analysis: Analysis, rho0: float, seconds: float
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from designer.core.entropy import DEFAULT_ALPHA
-    from designer.workflows.analyze import analyze
+    from designer.core.entropy import DEFAULT_ALPHA, DepthPenalty
+    from designer.workflows.analyze import analyze, load_target, spec_penalty
 
-    analysis = analyze(args.model, args.resolution, args.alpha or DEFAULT_ALPHA, args.beta)
+    check_number("beta", args.beta, above=False)
+    spec = load_target(args.model, args.resolution)
+    penalty = None
+    if spec is not None:
+        penalty = spec_penalty(spec, args.depth_penalty, args.beta, args.penalty_skip)
+    elif args.penalty_skip is not None:
+        penalty = DepthPenalty(args.beta, args.depth_penalty, args.penalty_skip)
+    alpha = args.alpha or DEFAULT_ALPHA
+    analysis = analyze(spec if spec is not None else args.model, args.resolution, alpha, penalty)
     if args.json:
         print(json.dumps(analysis.to_dict(), indent=2))
         return 0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from designer.core.entropy import DEFAULT_ALPHA, DEFAULT_BETA, EntropyReport, design_objective, entropy_report
+from designer.core.entropy import DEFAULT_ALPHA, DepthPenalty, EntropyReport, design_objective, entropy_report
 from designer.core.layers import total_macs, total_params
 from designer.core.spec import ArchSpec
 from designer.core.structure import arch_layers, main_layers
@@ -40,7 +40,9 @@ class Analysis:
         }
 
 
-def analyze_spec(spec: ArchSpec, alpha: Sequence[float] = DEFAULT_ALPHA, beta: float = DEFAULT_BETA) -> Analysis:
+def analyze_spec(
+    spec: ArchSpec, alpha: Sequence[float] = DEFAULT_ALPHA, penalty: DepthPenalty | None = None
+) -> Analysis:
     layers = arch_layers(spec)
     report = entropy_report(main_layers(spec), alpha)
     return Analysis(
@@ -48,5 +50,7 @@ def analyze_spec(spec: ArchSpec, alpha: Sequence[float] = DEFAULT_ALPHA, beta: f
         params=int(total_params(layers)),
         flops=int(total_macs(layers)),
         report=report,
-        objective=float(design_objective(report.entropy, [stage.depth for stage in spec.stages], beta)),
+        objective=float(
+            design_objective(report.entropy, [stage.depth for stage in spec.stages], penalty or DepthPenalty())
+        ),
     )

@@ -23,7 +23,11 @@ from designer.core.errors import DesignerError
 from designer.core.layers import Int, Layer, out_res
 
 SE_RATIO = 0.25
-"""SE squeeze width is ``max(1, int(block_in_channels * SE_RATIO))`` (EfficientNet's rule)."""
+SE_STYLES = ("efficientnet", "deepmad")
+"""Squeeze-and-excitation conventions. ``efficientnet``: squeeze width ``int(SE_RATIO * block
+input width)`` (at least 1), biased 1x1 convs, the network's activation inside. ``deepmad``
+(the published DeepMAD mobile designs): squeeze width ``SE_RATIO * hidden width`` rounded to a
+multiple of 8 and down (at least 8), 1x1 convs with batch-norm, SiLU inside. Both gate with a sigmoid."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,14 @@ class BlockShape:
     inner: Int | None = None
     expansion: Any = None
     se: bool = False
+    se_style: str = "efficientnet"
+    expand: Any = None
+    """Whether an inverted residual has its expansion conv; ``None``: where the hidden width
+    differs from the input width. The design space sets it where its ratio range guarantees that."""
+    changes: Any = None
+    """Whether the block changes the feature map's shape (a projection shortcut, or no identity);
+    ``None``: where it strides or changes the width. The design space sets it where its
+    orderings guarantee it, so that its tables never flip."""
 
 
 def round_int(value: Any) -> Int:
@@ -47,7 +59,10 @@ def round_int(value: Any) -> Int:
     return int(round(value))
 
 
-def se_squeeze(cin: Int) -> Int:
+def se_squeeze(cin: Int, hidden: Int, style: str) -> Int:
+    """The squeeze width of an SE on ``hidden`` channels in a block fed ``cin`` (see :data:`SE_STYLES`)."""
+    if style == "deepmad":
+        return np.maximum(1, round_int(hidden * SE_RATIO) // 8) * 8
     if isinstance(cin, np.ndarray):
         return np.maximum(1, (cin * SE_RATIO).astype(np.int64))
     return max(1, int(cin * SE_RATIO))
@@ -64,7 +79,22 @@ class BlockFamily:
     kernel: ClassVar[int] = 3
     """Default kernel of the block's spatial conv."""
     ratio: ClassVar[int | None] = None
-    """Default inner-width ratio of the design space (``None``: the block has no inner width)."""
+    """Default fixed inner-width ratio (``expansion``; ``None``: the block has no inner width)."""
+    ratio_range: ClassVar[tuple[float, float] | None] = None
+    """Default range of the inner-width ratio when the solver chooses the inner width per stage."""
+    inner_below_width: ClassVar[bool] = True
+    """Whether the ratio is output / inner width (a bottleneck) rather than inner / output (an expansion)."""
+    kernels: ClassVar[tuple[int, ...]] = (3, 5)
+    """Kernels the solver chooses each stage's from by default."""
+    strides: ClassVar[tuple[int, ...]] = (2, 2, 2, 2)
+    """Default strides of the body stages (after a stride-2 stem)."""
+    first_depth: ClassVar[int | None] = None
+    """Default cap on the first body stage's blocks (``None``: no cap)."""
+    penalty_skip: ClassVar[int] = 0
+    """Leading body stages the ``std`` depth penalty leaves out by default."""
+    grid_ratios: ClassVar[int] = 3
+    """Inner-width ratios the latency grid times per stage width (the ends of the range, and
+    as many points between, evenly spaced on a log scale)."""
     activation: ClassVar[str] = "relu"
     head_width: ClassVar[int | None] = None
     """Default width of a 1x1 conv before global pooling (``None``: no head conv)."""
@@ -85,11 +115,11 @@ class BlockFamily:
         return shape.width
 
     def width_multiple(self, ratio: int) -> int:
-        """Output widths of the design space are multiples of the width step times this."""
+        """With a fixed ratio, output widths are multiples of the width step times this."""
         return 1
 
     def stage_fields(self, width: Any, ratio: int) -> dict[str, Any]:
-        """The stage fields that give a design-space stage of ``width`` its inner width."""
+        """The stage fields that give a stage of ``width`` its inner width at a fixed ratio."""
         return {}
 
 
@@ -112,7 +142,10 @@ def list_families() -> list[str]:
     return list(FAMILIES)
 
 
-def _needs_projection(shape: BlockShape) -> Any:
+def _changes(shape: BlockShape) -> Any:
+    """Whether the block changes the feature map's shape (see :attr:`BlockShape.changes`)."""
+    if shape.changes is not None:
+        return shape.changes
     return _differs(shape.cin, shape.width) | (shape.stride != 1)
 
 
@@ -126,7 +159,7 @@ def _projection(shape: BlockShape) -> Layer:
         1,
         shape.stride,
         act=False,
-        present=_needs_projection(shape),
+        present=_changes(shape),
     )
 
 
@@ -136,6 +169,9 @@ class BasicFamily(BlockFamily):
 
     name = "basic"
     main_layers = 2
+    strides = (2, 2, 2, 1, 2)
+    first_depth = 3
+    penalty_skip = 2
 
     def layers(self, shape: BlockShape) -> list[Layer]:
         s, k = shape, shape.kernel
@@ -156,6 +192,10 @@ class BottleneckFamily(BlockFamily):
     name = "bottleneck"
     main_layers = 3
     ratio = 4
+    ratio_range = (1.0, 10.0)
+    strides = (2, 2, 2, 1, 2)
+    first_depth = 3
+    penalty_skip = 2
 
     def inner_width(self, shape: BlockShape) -> Int:
         if shape.inner is None:
@@ -195,6 +235,9 @@ class InvertedResidualFamily(BlockFamily):
     rho0 = 0.5
     kernel = 5
     ratio = 6
+    ratio_range = (1.5, 6.0)
+    inner_below_width = False
+    grid_ratios = 2
     activation = "silu"
     head_width = 1280
     has_se = True
@@ -213,13 +256,15 @@ class InvertedResidualFamily(BlockFamily):
     def layers(self, shape: BlockShape) -> list[Layer]:
         s, k, hidden = shape, shape.kernel, self.inner_width(shape)
         res_out = out_res(s.res_in, s.stride)
-        residual = s.stride == 1 and _all_equal(s.cin, s.width)
+        residual = not s.changes if s.changes is not None else s.stride == 1 and _all_equal(s.cin, s.width)
+        expand = _differs(hidden, s.cin) if s.expand is None else s.expand
         layers = [
-            Layer("conv", "main", s.cin, hidden, s.res_in, 1, 1, present=_differs(hidden, s.cin)),
+            Layer("conv", "main", s.cin, hidden, s.res_in, 1, 1, present=expand),
             Layer("dwconv", "main", hidden, hidden, s.res_in, k, s.stride, groups=hidden),
         ]
         if s.se:
-            layers.append(Layer("se", "se", hidden, hidden, res_out, squeeze=se_squeeze(s.cin), norm=False))
+            squeeze = se_squeeze(s.cin, hidden, s.se_style)
+            layers.append(Layer("se", "se", hidden, hidden, res_out, squeeze=squeeze, norm=s.se_style == "deepmad"))
         layers.append(Layer("conv", "main", hidden, s.width, res_out, 1, 1, fused_add=residual, act=False))
         return layers
 

@@ -72,14 +72,43 @@ def min_sum_log_width(n_layers: Any, rho0: float) -> Any:
     return n_layers * (np.log(n_layers) - np.log(rho0))
 
 
-def depth_penalty(depths: Any, beta: float) -> Any:
-    """``beta * exp(Var(depths))`` over the last axis (population variance of stage depths)."""
-    return beta * np.exp(np.var(np.asarray(depths, dtype=float), axis=-1))
+PENALTIES = ("std", "var")
 
 
-def design_objective(entropy: Any, depths: Any, beta: float) -> Any:
+@dataclass(frozen=True)
+class DepthPenalty:
+    """The depth-uniformity penalty, subtracted from the entropy in the MP's objective.
+
+    * ``var`` (the paper): ``beta * exp(Var(L_1..L_M))`` over every body stage's block count.
+    * ``std`` (the published search code): ``beta * exp(std(L))`` over the body stages after the
+      first ``skip`` (the code leaves out the first two of a ResNet layout, whose first stage it
+      caps at 3 blocks, and none of a mobile one).
+
+    Variances and deviations are of the population (NumPy's default).
+    """
+
+    beta: float = DEFAULT_BETA
+    kind: str = "var"
+    skip: int = 0
+
+    def counted(self, depths: Any) -> np.ndarray:
+        """The block counts the penalty reads (stage depths on the last axis): those after the
+        first ``skip`` stages, or the last one where there are no more."""
+        depths = np.asarray(depths)
+        return depths[..., self.skip :] if self.skip < depths.shape[-1] else depths[..., -1:]
+
+    def of_variance(self, variance: Any) -> Any:
+        """The penalty for a variance of the counted block counts (for bounds over boxes)."""
+        spread = np.sqrt(np.maximum(variance, 0.0)) if self.kind == "std" else variance
+        return self.beta * np.exp(spread)
+
+    def __call__(self, depths: Any) -> Any:
+        return self.of_variance(np.var(self.counted(np.asarray(depths, dtype=float)), axis=-1))
+
+
+def design_objective(entropy: Any, depths: Any, penalty: DepthPenalty) -> Any:
     """The MP's objective: multi-scale entropy minus the depth penalty (stage depths on the last axis)."""
-    return entropy - depth_penalty(depths, beta)
+    return entropy - penalty(depths)
 
 
 @dataclass(frozen=True)

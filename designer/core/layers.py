@@ -109,7 +109,8 @@ class Layer:
         elif self.kind == "linear":
             value = (self.cin + 1) * self.cout
         elif self.kind == "se":
-            value = 2 * self.cin * self.squeeze + self.squeeze + self.cin
+            # two 1x1 convs: with biases, or (``norm``) each followed by a batch-norm
+            value = 2 * self.cin * self.squeeze + (2 if self.norm else 1) * (self.squeeze + self.cin)
         else:
             return 0
         return value if self.present is True else value * self.present

@@ -2,10 +2,12 @@
 
 Problem
 -------
-Maximise ``sum_i alpha_i H_i - beta * exp(Var(stage depths))`` over the grid of
-:class:`~designer.core.space.SearchSpace`, subject to ``rho <= rho0``, every cost constraint
-(FLOPs, params, predicted latency) within its limit, and non-decreasing widths
-``stem <= width1 <= ... <= width_m``.
+Maximise ``sum_i alpha_i H_i`` minus the depth penalty (:class:`~designer.core.entropy.DepthPenalty`)
+over the grid of :class:`~designer.core.space.SearchSpace` (widths, depths, and per stage the kernel
+and inner width where the space lets them vary), subject to ``rho <= rho0``, every cost
+constraint (FLOPs, params, predicted latency) within its limit, and the space's orderings
+(:meth:`~designer.core.space.SearchSpace.pairs`: non-decreasing widths, each stage's inner-width
+ratio in its range).
 
 Integrality and the grids
 -------------------------
@@ -33,13 +35,16 @@ Entropy never decreases and no cost decreases when any index grows (``designer.c
 * Narrowing: the same linear limits bound how far each branched variable can rise from the
   box's low corner (the others at their most favourable ends); tops beyond it are cut off.
 * A box is infeasible when the budgets fail at its low corner, when ``rho`` cannot be met
-  even at its high corner, or when its width ranges admit no non-decreasing sequence.
+  even at its high corner, or when its ranges admit no values that satisfy the orderings.
 
-Boxes are split in halves best bound first, in vectorised batches, along the dimension that
-contributes most to the first-order bound. Every box's midpoint is evaluated, and each new
-best design is hill-climbed, to find good designs early. A box is dropped only when its
-bound is no better than the best design found, so when no box remains the best design is
-the optimum of the grid problem. Large batches are bounded in chunks on a few threads.
+Good designs are found first: starting designs of every scale (:meth:`_Problem.seeds`) are
+climbed by local moves, then an iterated local search kicks the best one and climbs again.
+Boxes are then split in halves best bound first, in vectorised batches, along the dimension
+that contributes most to the first-order bound; every box's midpoint is evaluated and a new
+best design is climbed from. A box is dropped only when its bound is no better than the best
+design found, so when no box remains the best design is the optimum of the grid problem. When
+the time limit comes first, the best design is returned with the best open bound, which caps
+how far below the optimum it can be. Large batches are bounded in chunks on a few threads.
 """
 
 from __future__ import annotations
@@ -55,10 +60,21 @@ import numpy as np
 
 from designer.core.entropy import min_sum_log_width
 from designer.core.errors import Infeasible, SolveTimeout
-from designer.core.space import Evaluation, GridEvaluator, SearchSpace
+from designer.core.space import TOLERANCE, Evaluation, GridEvaluator, SearchSpace
 
 BATCH = 2048
 LAST_SEGMENTS = 8
+SEGMENTS = 3
+"""Segments of each branched variable's range in the first-order bound (each with its own slopes)."""
+PAIR_SLACK = 1e-6
+SEED_CLIMBS = 3
+"""Best starting designs (:meth:`_Problem.seeds`) climbed before branching."""
+PATIENCE = 1500
+KICK_DIMS = 6
+KICK_STEPS = 6
+LOCAL_SHARE = 0.5
+"""Iterated local search: kicks without a gain before it stops, indices moved by a kick, how far,
+and the most of the time limit it may take."""
 DUAL_ROUNDS = 3
 MAX_THREADS = 4
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
@@ -99,11 +115,25 @@ class SolveStats:
 
 @dataclass(frozen=True)
 class Solution:
+    """The best design found, its value, and how far it can be from the optimum."""
+
     point: dict[str, float]
     objective: float
     entropy: float
     seconds: float
     stats: SolveStats = field(default_factory=SolveStats)
+    bound: float = np.inf
+    """No design of the space has a higher objective (the objective itself when proven)."""
+    proven: bool = True
+    """Whether the design is proven optimal (false when the time limit stopped the proof)."""
+
+    @property
+    def gap(self) -> float:
+        """``(bound - objective) / |objective|``: 0 for a proven optimum."""
+        return (self.bound - self.objective) / max(abs(self.objective), 1e-12)
+
+
+Progress = Callable[[SolveStats, float, float, int], None]
 
 
 Index = dict[str, np.ndarray]
@@ -128,8 +158,9 @@ class _Problem:
         self.last = f"width{space.body_stages}"
         self.dims = [name for name in self.names if name != self.last]
         self.sizes = np.array([len(self.grids[name]) for name in self.dims])
-        self.pairs = space.ordered_pairs()
-        self.depths = [f"depth{s}" for s in range(1, space.body_stages + 1)]
+        self.pairs = space.pairs()
+        depths = [f"depth{s}" for s in range(1, space.body_stages + 1)]
+        self.depths = list(space.penalty.counted(np.array(depths)))
         # the first-order bound takes convex costs as they are, the others by a convex under-estimate
         self.linear = [(c.name if c.convex else f"{c.name}.lower", c.limit) for c in self.constraints]
 
@@ -146,11 +177,20 @@ class _Problem:
         return np.stack([index[name] for name in self.dims], 1)
 
     def tighten(self, lo: Index, hi: Index) -> np.ndarray:
-        """Narrow ranges by the ``a <= b`` pairs, in place; returns which boxes stay non-empty."""
-        for a, b in self.pairs:
-            lo[b] = np.maximum(lo[b], np.searchsorted(self.grids[b], self.value(a, lo[a]), "left"))
-        for a, b in reversed(self.pairs):
-            hi[a] = np.minimum(hi[a], np.searchsorted(self.grids[a], self.value(b, hi[b]), "right") - 1)
+        """Narrow ranges by the ordering pairs, in place; returns which boxes stay non-empty.
+
+        Raising a pair's upper variable to what its lower one's low end needs, and lowering the
+        lower variable to what the upper one's high end allows, never removes a design that
+        satisfies the pair; two rounds settle chains and the width/inner ratio pairs.
+        """
+        for _ in range(2):
+            for pair in self.pairs:
+                needed = pair.factor * self.value(pair.lower, lo[pair.lower]) + pair.offset - TOLERANCE
+                lo[pair.upper] = np.maximum(lo[pair.upper], np.searchsorted(self.grids[pair.upper], needed, "left"))
+            for pair in reversed(self.pairs):
+                allowed = (self.value(pair.upper, hi[pair.upper]) - pair.offset) / pair.factor + TOLERANCE
+                top = np.searchsorted(self.grids[pair.lower], allowed, "right") - 1
+                hi[pair.lower] = np.minimum(hi[pair.lower], top)
         ok = np.ones(len(lo[self.last]), dtype=bool)
         for name in self.names:
             ok &= lo[name] <= hi[name]
@@ -168,13 +208,13 @@ class _Problem:
             ok &= totals[constraint.name] <= constraint.limit
         return ok
 
-    def widest_last(self, index: Index, floor: np.ndarray, exact: bool) -> np.ndarray:
-        """Largest last-width index ``>= floor`` that fits; ``floor - 1`` where none does.
+    def widest_last(self, index: Index, floor: np.ndarray, ceiling: np.ndarray, exact: bool) -> np.ndarray:
+        """Largest last-width index in ``[floor, ceiling]`` that fits; ``floor - 1`` where none does.
 
         Binary search on the costs' monotone lower bounds; with ``exact`` the answer is then
         checked on exact costs and stepped down where a cost is not monotone.
         """
-        low, high = floor.copy(), np.full(len(floor), len(self.grids[self.last]) - 1)
+        low, high = floor.copy(), ceiling.copy()
         found = floor - 1
         prefix = self.evaluate_low.prefix(index)
         active = low <= high
@@ -201,8 +241,9 @@ class _Problem:
 
     # --- bounds ---------------------------------------------------------------------------------
     def min_penalty(self, lo: Index, hi: Index) -> np.ndarray:
-        """``beta * exp(min Var)`` over the depth box, a valid lower bound on the penalty.
+        """The least depth penalty over the box's depth ranges: a valid lower bound.
 
+        The penalty grows with the variance of the counted stages' depths, and
         ``m * min Var = min_t sum_i dist(t, [lo_i, hi_i])^2``, a convex piecewise quadratic in
         ``t`` with breakpoints at the range ends: its minimum is at a breakpoint or at the
         stationary point of one segment, all of which are tried.
@@ -221,7 +262,7 @@ class _Problem:
             candidates.append(np.where(count > 0, stationary, t[:, 0]))
         t = np.stack(candidates, -1)[:, :, None]
         spread = ((np.clip(t, lows[:, None, :], highs[:, None, :]) - t) ** 2).sum(-1).min(-1)
-        return self.space.beta * np.exp(spread / len(self.depths))
+        return self.space.penalty.of_variance(spread / len(self.depths))
 
     def linear_bound(self, lo: Index, hi: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First-order bound on the entropy of feasible designs of each box, each branched
@@ -231,13 +272,15 @@ class _Problem:
         Entropy and the sum of log-widths ``S`` have increasing differences and are concave
         along every variable. Telescoping ``E(x) - E(lo)`` one variable at a time, each
         increment is at most the same increment with the variables already moved put at ``hi``,
-        and concavity bounds that by the first step's slope: ``E(x) - E(lo) <= sum_j G_j
-        (x_j - lo_j)``, ``G_j`` taken from the point with earlier variables at ``hi`` and later
-        ones at ``lo`` (likewise for ``S``). Convex costs and the layer count ``L`` have
-        increasing differences, so ``C(x) - C(lo) >= sum_j c_j (x_j - lo_j)`` with ``c_j`` the
-        first step's slope at ``lo``. ``rho <= rho0`` reads ``S >= g(L) = L log(L / rho0)``
-        with ``g`` convex, and its tangent at ``L(lo)`` makes it one more linear limit. The last
-        width, never branched on, enters first and in segments, each with its own slopes.
+        and concavity bounds that, segment by segment of the variable's range, by the slope of
+        the segment's first step: ``E(x) - E(lo) <= sum_j sum_k G_jk x_jk``, ``G_jk`` taken with
+        earlier variables at ``hi`` and later ones at ``lo`` (likewise for ``S``), ``x_jk`` the
+        part of segment ``k`` that ``x_j`` covers. Convex costs and the layer count ``L`` have
+        increasing differences, so ``C(x) - C(lo) >= sum_jk c_jk x_jk`` with ``c_jk`` the slope of
+        segment ``k``'s first step with the others at ``lo``. ``rho <= rho0`` reads ``S >= g(L) =
+        L log(L / rho0)`` with ``g`` convex, and its tangent at ``L(lo)`` makes it one more
+        linear limit; every ordering pair of the space is one too. The last width, never
+        branched on, enters first.
         """
         n = len(lo[self.last])
         rows: list[Index] = [lo]
@@ -248,18 +291,22 @@ class _Problem:
 
         # item: (name, start, end, entropy rows (start, step), cost rows (start, step))
         items = []
-        span = hi[self.last] - lo[self.last]
-        cuts = [lo[self.last] + (span * k) // LAST_SEGMENTS for k in range(LAST_SEGMENTS + 1)]
-        for a, b in zip(cuts, cuts[1:]):
-            pair = (add({**lo, self.last: a}), add({**lo, self.last: np.minimum(a + 1, b)}))
-            items.append((self.last, a, b, pair, pair))
+
+        def segments(name: str, base: Index, count: int) -> None:
+            span = hi[name] - lo[name]
+            cuts = [lo[name] + (span * k) // count for k in range(count + 1)]
+            for a, b in zip(cuts, cuts[1:]):
+                step = np.minimum(a + 1, b)
+                at_base = (add({**base, name: a}), add({**base, name: step}))
+                at_lo = (0 if base is lo else add({**lo, name: a}), add({**lo, name: step}))
+                items.append((name, a, b, at_base, at_base if base is lo else at_lo))
+
+        segments(self.last, lo, LAST_SEGMENTS)
         base = {**lo, self.last: hi[self.last]}
         for name in self.dims:
             if not (hi[name] > lo[name]).any():
                 continue
-            step = np.minimum(lo[name] + 1, hi[name])
-            entropy_rows = (add(dict(base)), add({**base, name: step}))
-            items.append((name, lo[name], hi[name], entropy_rows, (0, add({**lo, name: step}))))
+            segments(name, dict(base), min(SEGMENTS, int((hi[name] - lo[name]).max())))
             base[name] = hi[name]
         evaluation = self.evaluate({name: np.concatenate([row[name] for row in rows]) for name in self.names})
 
@@ -274,27 +321,36 @@ class _Problem:
         costs = [table(evaluation.totals[name]) for name, _ in self.linear]
         tangent = np.log(layers[0] / self.rho0) + 1.0
         gains, sizes = [], []
-        limits: list[list[np.ndarray]] = [[] for _ in range(len(self.linear) + 1)]
-        for name, a, b, at_hi, at_lo in items:
+        limits: list[list[np.ndarray]] = [[] for _ in range(len(self.linear) + 1 + len(self.pairs))]
+        for name, a, b, at_base, at_lo in items:
             start = self.value(name, a)
             first = self.value(name, np.minimum(a + 1, b)) - start
-            gains.append(_slope(entropy, at_hi, first))
+            gains.append(_slope(entropy, at_base, first))
             for k, cost in enumerate(costs):
                 limits[k].append(_slope(cost, at_lo, first))
-            limits[-1].append(tangent * _slope(layers, at_lo, first) - _slope(log_width, at_hi, first))
+            limits[len(costs)].append(tangent * _slope(layers, at_lo, first) - _slope(log_width, at_base, first))
+            for k, pair in enumerate(self.pairs, start=len(costs) + 1):
+                coefficient = pair.factor if name == pair.lower else (-1.0 if name == pair.upper else 0.0)
+                limits[k].append(np.full(n, coefficient))
             sizes.append(self.value(name, b) - start)
         rooms = [limit - cost[0] for (_, limit), cost in zip(self.linear, costs)]
         rooms.append(log_width[0] - min_sum_log_width(layers[0], self.rho0))
+        for pair in self.pairs:
+            slack = self.value(pair.upper, lo[pair.upper]) - pair.factor * self.value(pair.lower, lo[pair.lower])
+            rooms.append(slack - pair.offset + PAIR_SLACK)
         gain, size = np.stack(gains, 1), np.stack(sizes, 1)
         coefficients = np.stack([np.stack(limit, 1) for limit in limits])
         bound = entropy[0] + _lagrangian_bound(gain, size, coefficients, np.stack(rooms))
         reach = _linear_reach(size, coefficients, np.stack(rooms))
         shares = np.zeros((n, len(self.dims)))
-        steps = np.full((n, len(self.dims)), np.inf)
+        steps = np.zeros((n, len(self.dims)))
         for j, (name, *_) in enumerate(items):
             if name != self.last:
                 shares[:, self.dims.index(name)] += gain[:, j] * size[:, j]
-                steps[:, self.dims.index(name)] = reach[:, j]
+                steps[:, self.dims.index(name)] += reach[:, j]
+        for d, name in enumerate(self.dims):
+            if not (hi[name] > lo[name]).any():
+                steps[:, d] = np.inf
         return bound, shares, steps
 
     def narrow(self, rows: np.ndarray, lo_r: Index, hi: Index, steps: np.ndarray) -> None:
@@ -316,7 +372,8 @@ class _Problem:
         widest = np.full(n, -1)
         rows = np.flatnonzero(ok)
         if rows.size:
-            widest[rows] = self.widest_last({k: v[rows] for k, v in lo.items()}, lo[self.last][rows], exact=False)
+            index = {k: v[rows] for k, v in lo.items()}
+            widest[rows] = self.widest_last(index, lo[self.last][rows], hi[self.last][rows], exact=False)
         ok &= widest >= lo[self.last]
         hi[self.last] = np.where(ok, widest, hi[self.last])
         ok &= self.tighten(lo, hi)
@@ -353,7 +410,8 @@ class _Problem:
         widest = np.full(n, -1)
         rows = np.flatnonzero(ok)
         if rows.size:
-            widest[rows] = self.widest_last({k: v[rows] for k, v in lo.items()}, lo[self.last][rows], exact=True)
+            index = {k: v[rows] for k, v in lo.items()}
+            widest[rows] = self.widest_last(index, lo[self.last][rows], hi[self.last][rows], exact=True)
         rows = np.flatnonzero(ok & (widest >= lo[self.last]))
         if rows.size:
             evaluation = self.evaluate({**{k: v[rows] for k, v in lo.items()}, self.last: widest[rows]})
@@ -362,19 +420,33 @@ class _Problem:
         return objective, widest
 
     def repair(self, points: np.ndarray) -> np.ndarray:
-        """Raise indices until every ``a <= b`` pair holds."""
+        """Raise indices until every pair between branched variables holds (as far as the grids reach)."""
         points = points.copy()
         column = {name: d for d, name in enumerate(self.dims)}
-        for a, b in self.pairs:
-            if a in column and b in column:
-                needed = np.searchsorted(self.grids[b], self.value(a, points[:, column[a]]), "left")
-                points[:, column[b]] = np.minimum(np.maximum(points[:, column[b]], needed), len(self.grids[b]) - 1)
+        for pair in self.pairs:
+            if pair.lower in column and pair.upper in column:
+                a, b = column[pair.lower], column[pair.upper]
+                value = pair.factor * self.value(pair.lower, points[:, a]) + pair.offset - TOLERANCE
+                needed = np.searchsorted(self.grids[pair.upper], value, "left")
+                points[:, b] = np.minimum(np.maximum(points[:, b], needed), len(self.grids[pair.upper]) - 1)
         return points
 
+    def moves(self) -> np.ndarray:
+        """Local-search moves: each index by 1 to 16 steps either way, and every pair by one step."""
+        n = len(self.dims)
+        eye = np.eye(n, dtype=np.int64)
+        single = [eye * sign * step for step in (1, 2, 4, 8, 16) for sign in (1, -1)]
+        a, b = np.triu_indices(n, 1)
+        pairs = []
+        for sign_a, sign_b in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            move = np.zeros((len(a), n), dtype=np.int64)
+            move[np.arange(len(a)), a], move[np.arange(len(a)), b] = sign_a, sign_b
+            pairs.append(move)
+        return np.concatenate([*single, *pairs])
+
     def improve(self, point: np.ndarray, value: float, widest: int) -> tuple[np.ndarray, float, int]:
-        """Hill-climb from a design by single-index moves while the objective rises."""
-        eye = np.eye(len(self.dims), dtype=np.int64)
-        moves = np.concatenate([eye, -eye])
+        """Climb from a design to the best of its neighbours (:meth:`moves`) while the objective rises."""
+        moves = self.moves()
         while True:
             neighbours = np.clip(point[None, :] + moves, 0, self.sizes - 1)
             objective, last = self.exact(neighbours)
@@ -382,6 +454,36 @@ class _Problem:
             if objective[j] <= value:
                 return point, value, widest
             point, value, widest = neighbours[j], float(objective[j]), int(last[j])
+
+    def seeds(self) -> np.ndarray:
+        """Starting designs for the search, one per kernel and scale: one block per stage, widths
+        doubling at every down-sampling step up to the last stage's (every other grid width), and
+        the narrowest inner widths the ratio range allows."""
+        last = self.grids[self.last]
+        strides = np.array(self.space.strides)
+        kernels = range(len(self.grids["kernel1"])) if "kernel1" in self.grids else [0]
+        points = []
+        for kernel in kernels:
+            for top in range(0, len(last), 2):
+                widths = {self.last: last[top]}
+                for stage in range(self.space.body_stages):
+                    name = "stem" if stage == 0 else f"width{stage}"
+                    target = last[top] / 2.0 ** int((strides[stage:] == 2).sum())
+                    widths[name] = self.value(name, np.searchsorted(self.grids[name], target))
+                point = np.zeros(len(self.dims), dtype=np.int64)
+                for d, name in enumerate(self.dims):
+                    if name in widths:
+                        point[d] = np.searchsorted(self.grids[name], widths[name])
+                    elif name.startswith("kernel"):
+                        point[d] = kernel
+                    elif name.startswith("inner"):
+                        least = max(
+                            (p.factor * widths[p.lower] + p.offset for p in self.pairs if p.upper == name),
+                            default=0.0,
+                        )
+                        point[d] = np.searchsorted(self.grids[name], least - TOLERANCE)
+                points.append(np.minimum(point, self.sizes - 1))
+        return self.repair(np.array(points))
 
     def design(self, point: np.ndarray, widest: int) -> dict[str, float]:
         values = {name: float(self.value(name, point[d])) for d, name in enumerate(self.dims)}
@@ -461,46 +563,71 @@ def _bound_in_parallel(
     return tuple(np.concatenate(arrays) for arrays in zip(*parts))  # type: ignore[return-value]
 
 
-def solve(
-    space: SearchSpace,
-    constraints: Sequence[Constraint],
-    rho0: float,
-    time_limit: float | None = None,
-    progress: Callable[[SolveStats, float, float, int], None] | None = None,
-) -> Solution:
-    """The optimal design of ``space`` under ``constraints`` and ``rho <= rho0``.
+class _Search:
+    """The incumbent (best design found), the open boxes and the clock of one solve."""
 
-    Raises :class:`Infeasible` when no design satisfies the constraints, :class:`SolveTimeout`
-    when ``time_limit`` seconds pass first. ``progress(stats, best, bound, open_boxes)`` is called
-    after every batch with the best objective found and the best open bound.
-    """
-    start = time.perf_counter()
-    problem = _Problem(space, constraints, rho0)
-    stats = SolveStats()
-    lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
-    hi = (problem.sizes - 1)[None, :].astype(np.int64)
-    upper, lo, hi, split = problem.bound(lo, hi)
-    best_value, best_point, best_last = -np.inf, None, -1
-    threads = min(os.cpu_count() or 1, MAX_THREADS)
-    with ThreadPoolExecutor(threads) as pool:
+    def __init__(self, problem: _Problem, time_limit: float | None, progress: Progress | None) -> None:
+        self.problem, self.time_limit, self.progress = problem, time_limit, progress
+        self.start = time.perf_counter()
+        self.stats = SolveStats()
+        self.best_value, self.best_point, self.best_last = -np.inf, np.zeros(0, dtype=np.int64), -1
+
+    def out_of_time(self) -> bool:
+        return self.time_limit is not None and time.perf_counter() - self.start > self.time_limit
+
+    def offer(self, points: np.ndarray, climb: int = 1) -> None:
+        """Evaluate designs; climb from the best ``climb`` of them; keep the best found."""
+        if not len(points):
+            return
+        objective, widest = self.problem.exact(points)
+        self.stats.evaluated += len(points)
+        for j in np.argsort(-objective)[:climb]:
+            if objective[j] > -np.inf and (climb > 1 or objective[j] > self.best_value):
+                point, value, last = self.problem.improve(points[j], float(objective[j]), int(widest[j]))
+                if value > self.best_value:
+                    self.best_point, self.best_value, self.best_last = point, value, last
+
+    def perturb(self, rng: np.random.Generator) -> None:
+        """Iterated local search: kick the incumbent (a few indices moved at random), climb again,
+        keep what is better; stop after :data:`PATIENCE` kicks without a gain."""
+        sizes, idle = self.problem.sizes, 0
+        share = None if self.time_limit is None else self.start + LOCAL_SHARE * self.time_limit
+        while np.isfinite(self.best_value) and idle < PATIENCE and (share is None or time.perf_counter() < share):
+            point = self.best_point.copy()
+            moved = rng.choice(len(point), size=min(KICK_DIMS, len(point)), replace=False)
+            point[moved] += rng.integers(-KICK_STEPS, KICK_STEPS + 1, size=len(moved))
+            before = self.best_value
+            self.offer(np.clip(point, 0, sizes - 1)[None])
+            idle = 0 if self.best_value > before else idle + 1
+
+    def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
+        """Best-first branch and bound until no open box can beat the incumbent (returns its
+        value: the optimum is proven) or time runs out (returns the best open bound)."""
+        problem = self.problem
+        lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
+        hi = (problem.sizes - 1)[None, :].astype(np.int64)
+        upper, lo, hi, split = problem.bound(lo, hi)
         while True:
-            keep = upper > best_value
+            keep = upper > self.best_value
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
             if not len(lo):
-                break
-            if time_limit is not None and time.perf_counter() - start > time_limit:
-                raise SolveTimeout(
-                    f"the solve did not finish within {time_limit:g} s; use coarser grids or a larger {{time_limit}}"
-                )
-            stats.iterations += 1
-            if progress is not None:
-                progress(stats, best_value, float(upper.max()), len(lo))
+                return self.best_value
+            if self.out_of_time():
+                return float(upper.max())
+            self.stats.iterations += 1
+            if self.progress is not None:
+                self.progress(self.stats, self.best_value, float(upper.max()), len(lo))
             order = np.argsort(-upper)
             take, rest = order[:BATCH], order[BATCH:]
-            parent_lo, parent_hi, axis = lo[take], hi[take], split[take]
+            parent_lo, parent_hi, axis, parent_upper = lo[take], hi[take], split[take], upper[take]
             leaf = (parent_hi == parent_lo).all(1)
             probes = [parent_lo[leaf]]
-            parent_lo, parent_hi, axis = parent_lo[~leaf], parent_hi[~leaf], axis[~leaf]
+            parent_lo, parent_hi, axis, parent_upper = (
+                parent_lo[~leaf],
+                parent_hi[~leaf],
+                axis[~leaf],
+                parent_upper[~leaf],
+            )
             rows = np.arange(len(parent_lo))
             axis = np.where(parent_hi[rows, axis] > parent_lo[rows, axis], axis, np.argmax(parent_hi - parent_lo, 1))
             middle = (parent_lo[rows, axis] + parent_hi[rows, axis]) // 2
@@ -513,32 +640,63 @@ def solve(
                 threads,
                 np.concatenate([parent_lo, right_lo]),
                 np.concatenate([left_hi, parent_hi]),
-                best_value,
+                self.best_value,
             )
-            stats.boxes += len(child_lo)
-            live = child_upper > best_value
+            # a child lies inside its parent, so the parent's bound holds for it too
+            child_upper = np.minimum(child_upper, np.concatenate([parent_upper, parent_upper]))
+            self.stats.boxes += len(child_lo)
+            live = child_upper > self.best_value
             probes.append(problem.repair((child_lo[live] + child_hi[live]) // 2))
-            points = np.concatenate(probes)
-            if len(points):
-                objective, widest = problem.exact(points)
-                stats.evaluated += len(points)
-                j = int(np.argmax(objective))
-                if objective[j] > best_value:
-                    best_point, best_value, best_last = problem.improve(points[j], float(objective[j]), int(widest[j]))
+            self.offer(np.concatenate(probes))
             lo = np.concatenate([lo[rest], child_lo])
             hi = np.concatenate([hi[rest], child_hi])
             upper = np.concatenate([upper[rest], child_upper])
             split = np.concatenate([split[rest], child_split])
-    if best_point is None:
+
+
+def solve(
+    space: SearchSpace,
+    constraints: Sequence[Constraint],
+    rho0: float,
+    time_limit: float | None = None,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> Solution:
+    """The optimal design of ``space`` under ``constraints`` and ``rho <= rho0``.
+
+    Good designs are found first (:meth:`_Problem.seeds` climbed, then an iterated local search
+    seeded by ``seed``), then branch and bound proves the best one optimal. When ``time_limit``
+    seconds pass first, the best design found is returned with the best bound still open
+    (``Solution.proven`` false, ``Solution.gap`` the most it can be below the optimum).
+    ``progress(stats, best, bound, open_boxes)`` is called after every batch of boxes.
+
+    Raises :class:`Infeasible` when no design satisfies the constraints, :class:`SolveTimeout`
+    when time runs out before any design is found.
+    """
+    problem = _Problem(space, constraints, rho0)
+    search = _Search(problem, time_limit, progress)
+    search.offer(problem.seeds(), climb=SEED_CLIMBS)
+    search.perturb(np.random.default_rng(seed))
+    threads = min(os.cpu_count() or 1, MAX_THREADS)
+    with ThreadPoolExecutor(threads) as pool:
+        bound = search.branch_and_bound(pool, threads)
+    if not np.isfinite(search.best_value):
+        if search.out_of_time():
+            raise SolveTimeout(
+                f"no design found within {time_limit:g} s; give a larger {{time_limit}} or a smaller space"
+            )
         raise Infeasible("no design of this space satisfies the constraints")
-    point = problem.design(best_point, best_last)
+    point = problem.design(search.best_point, search.best_last)
     evaluation: Evaluation = space.evaluate({k: np.array([v]) for k, v in point.items()})
+    objective = float(evaluation.objective[0])
     return Solution(
         point=point,
-        objective=float(evaluation.objective[0]),
+        objective=objective,
         entropy=float(evaluation.entropy[0]),
-        seconds=time.perf_counter() - start,
-        stats=stats,
+        seconds=time.perf_counter() - search.start,
+        stats=search.stats,
+        bound=max(bound, objective),
+        proven=bound <= search.best_value,
     )
 
 

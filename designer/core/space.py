@@ -1,20 +1,29 @@
 """The design space the solver chooses from, and vectorised evaluation of candidates in it.
 
-A design is a stride-2 stem conv followed by ``stages - 1`` body stages that each start with
-a stride-2 block, so the network has ``stages`` down-sampling stages (entropy stages). The
-decision variables are the MP's: the stem width and each body stage's width and depth
-(blocks). The block's own shape is a parameter of the solve: the kernel size, the expansion
-(bottleneck: output width / inner width, so the width grid is a multiple of
-``width_step * expansion`` and the inner width stays on the ``width_step`` grid; mbv2: hidden
-width / block input width) and, for mbv2, the width of the 1x1 head conv (1280 by default,
-as in MobileNetV2 and EfficientNet: the head is cheap at the last resolution and the entropy
-would otherwise grow it without limit).
+A design is a stride-2 stem conv followed by body stages whose strides are a parameter
+(``DesignRequest.strides``; the ResNet families default to the published DeepMAD layout
+2, 2, 2, 1, 2). The decision variables are the MP's: the stem width and, for each body stage
+``s``, its output width ``width{s}``, its depth ``depth{s}`` (blocks), its kernel ``kernel{s}``
+(from the request's kernel set, when it has more than one) and its inner width ``inner{s}``
+(bottleneck or hidden width, when the family has one and the request gives a ratio range rather
+than a fixed ratio). :meth:`SearchSpace.pairs` lists the linear orderings that link them:
+
+* widths never decrease, and across a stride-1 stage they grow: such a stage starts with a
+  projection shortcut (or, in an inverted residual, without its identity), which is what makes
+  it a stage rather than more blocks of the previous one;
+* each stage's ratio of output to inner width lies in the request's range.
+
+The first body stage may be capped in depth (``first_depth``). A stride-1 stage keeps the
+resolution, so it belongs to the entropy stage of the stages before it (entropy is grouped by
+down-sampling stage, as for specs: :mod:`designer.core.entropy`).
 
 Every variable takes values on a sorted grid, and a larger value never lowers entropy and
 never lowers cost. Entropy is concave and costs are convex along each variable, and both have
 increasing differences between any two variables: the solver's bounds rest on these facts.
-:meth:`SearchSpace.evaluate` prices many designs at once by passing arrays through the same
-block layer lists that price a single spec (``designer.core.blocks``).
+(An inverted residual's expansion conv is kept in the space's blocks wherever the ratio range
+guarantees it exists, so that presence never flips.) :meth:`SearchSpace.evaluate` prices many
+designs at once by passing arrays through the same block layer lists that price a single spec
+(:mod:`designer.core.blocks`).
 """
 
 from __future__ import annotations
@@ -33,38 +42,73 @@ from designer.core.request import DesignRequest
 from designer.core.spec import ArchSpec, StageSpec, StemSpec
 from designer.core.structure import head_block, stem_block
 
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Pair:
+    """``value(upper) >= factor * value(lower) + offset``: an ordering of two variables."""
+
+    lower: str
+    upper: str
+    factor: float = 1.0
+    offset: float = 0.0
+
+    def holds(self, lower: Any, upper: Any) -> Any:
+        return np.asarray(upper) >= self.factor * np.asarray(lower) + self.offset - TOLERANCE
+
 
 class SearchSpace:
-    """The grids and the evaluation of the designs of a :class:`DesignRequest`."""
+    """The grids, orderings and evaluation of the designs of a :class:`DesignRequest`."""
 
     def __init__(self, request: DesignRequest) -> None:
         self.request = request
         self.family = get_family(request.family)
-        self.resolution, self.stages = request.resolution, request.stages
-        self.num_classes, self.in_channels = request.num_classes, request.in_channels
-        self.kernel = request.kernel or self.family.kernel
+        self.resolution, self.num_classes, self.in_channels = (
+            request.resolution,
+            request.num_classes,
+            request.in_channels,
+        )
+        self.strides = request.body_strides
+        self.kernels = request.kernels
+        self.ratio_range = request.ratio_range
         self.ratio = request.expansion or self.family.ratio or 1
         self.head_width = request.head_width or self.family.head_width
         self.se = request.se and self.family.has_se
-        self.alpha, self.beta = request.weights, request.beta
+        self.se_style = request.se_style
+        self.alpha, self.penalty = request.weights, request.penalty
         self.max_depth = request.max_depth
+        first = request.first_depth or self.family.first_depth
+        self.first_depth = min(first, self.max_depth) if first else self.max_depth
         step = request.width_step
-        multiple = step * self.family.width_multiple(self.ratio)
+        multiple = step * (1 if self.ratio_range else self.family.width_multiple(self.ratio))
         self.widths = tuple(range(multiple, request.max_width + 1, multiple))
         self.stem_widths = tuple(
             w for w in range(step, request.max_stem_width + 1, step) if w >= request.min_stem_width
         )
+        self.inners: tuple[int, ...] = ()
+        if self.ratio_range:
+            low, high = self.ratio_range
+            widest = request.max_width / low if self.family.inner_below_width else request.max_width * high
+            self.inners = tuple(range(step, int(widest + TOLERANCE) + 1, step))
         if not self.widths:
             raise ParameterError(f"the width grid is empty: raise {{max_width}} to at least {multiple}")
         if not self.stem_widths:
             raise ParameterError(
                 "no stem width is a multiple of {width_step} within {min_stem_width}..{max_stem_width}"
             )
-        resolutions = self.stage_resolutions
+        if min(self.stage_resolutions) < 1 or self.stage_resolutions[0] == self.resolution:
+            raise ParameterError(
+                f"{self.entropy_stages} down-sampling stages do not fit resolution {self.resolution}; "
+                "give fewer {stages} or stride-2 {strides}"
+            )
+        resolutions = [self.stage_resolutions[0]] + [
+            self.stage_resolutions[s] for s in range(1, self.body_stages + 1) if self.strides[s - 1] == 2
+        ]
         if any(a <= b for a, b in zip(resolutions, resolutions[1:])):
             raise ParameterError(
-                f"{self.stages} down-sampling stages do not fit resolution {self.resolution}; "
-                f"use {{stages}} {max(2, int(np.log2(max(self.resolution, 2))))} or fewer"
+                f"{self.entropy_stages} down-sampling stages do not fit resolution {self.resolution}; "
+                "give fewer {stages} or stride-2 {strides}"
             )
 
     @classmethod
@@ -75,42 +119,95 @@ class SearchSpace:
     # --- shape of the space -------------------------------------------------------------
     @property
     def body_stages(self) -> int:
-        return self.stages - 1
+        return len(self.strides)
+
+    @property
+    def entropy_stages(self) -> int:
+        return 1 + sum(stride == 2 for stride in self.strides)
 
     @property
     def stage_resolutions(self) -> list[int]:
         """Output resolution of the stem and of each body stage."""
         res = [out_res(self.resolution, 2)]
-        for _ in range(self.body_stages):
-            res.append(out_res(res[-1], 2))
+        for stride in self.strides:
+            res.append(out_res(res[-1], stride))
         return res
 
     @property
     def activation(self) -> str:
         return self.family.activation
 
+    def has_inner(self) -> bool:
+        return bool(self.ratio_range)
+
+    def has_kernel(self) -> bool:
+        return len(self.kernels) > 1
+
     def grids(self) -> dict[str, np.ndarray]:
         """Every decision variable and its sorted grid of values (``width{m}`` included)."""
-        m = self.body_stages
         grids: dict[str, np.ndarray] = {"stem": np.array(self.stem_widths)}
-        for s in range(1, m + 1):
+        for s in range(1, self.body_stages + 1):
             grids[f"width{s}"] = np.array(self.widths)
-        for s in range(1, m + 1):
-            grids[f"depth{s}"] = np.arange(1, self.max_depth + 1)
+            if self.has_inner():
+                grids[f"inner{s}"] = np.array(self.inners)
+            if self.has_kernel():
+                grids[f"kernel{s}"] = np.array(self.kernels)
+        for s in range(1, self.body_stages + 1):
+            grids[f"depth{s}"] = np.arange(1, (self.first_depth if s == 1 else self.max_depth) + 1)
         return grids
 
-    # --- evaluation ------------------------------------------------------------------------
-    def ordered_pairs(self) -> list[tuple[str, str]]:
-        """Pairs ``(a, b)`` whose values must satisfy ``a <= b``: non-decreasing widths."""
-        chain = ["stem"] + [f"width{s}" for s in range(1, self.body_stages + 1)]
-        return list(zip(chain, chain[1:]))
+    def previous(self, s: int) -> str:
+        """The variable giving body stage ``s``'s input width."""
+        return "stem" if s == 1 else f"width{s - 1}"
 
-    def stage_layers(self, cin: Any, width: Any, s: int) -> tuple[list[Layer], list[Layer]]:
-        """Layers of the first block and of each further block of body stage ``s`` (1-based)."""
+    def pairs(self) -> list[Pair]:
+        """The orderings the variables must satisfy (see the module docstring)."""
+        step = self.request.width_step
+        pairs = []
+        for s in range(1, self.body_stages + 1):
+            grows = step if self.strides[s - 1] == 1 else 0
+            pairs.append(Pair(self.previous(s), f"width{s}", 1.0, grows))
+            if self.ratio_range:
+                low, high = self.ratio_range
+                width, inner = f"width{s}", f"inner{s}"
+                if self.family.inner_below_width:  # low <= width / inner <= high
+                    pairs += [Pair(inner, width, low), Pair(width, inner, 1.0 / high)]
+                else:  # low <= inner / width <= high
+                    pairs += [Pair(width, inner, low), Pair(inner, width, 1.0 / high)]
+        return pairs
+
+    def ordered(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Which designs (arrays of values) satisfy every pair."""
+        ok = np.ones(np.broadcast(*values.values()).shape, dtype=bool)
+        for pair in self.pairs():
+            ok &= pair.holds(values[pair.lower], values[pair.upper])
+        return ok
+
+    # --- layers ------------------------------------------------------------------------------
+    def stage_shape(self, s: int, cin: Any, width: Any, inner: Any, kernel: Any, first: bool) -> BlockShape:
+        """The shape of stage ``s``'s first block (``first``) or of its other blocks."""
         res = self.stage_resolutions
-        fields = self.family.stage_fields(width, self.ratio)
-        first = self.family.layers(BlockShape(cin, width, 2, res[s - 1], self.kernel, se=self.se, **fields))
-        rest = self.family.layers(BlockShape(width, width, 1, res[s], self.kernel, se=self.se, **fields))
+        if self.has_inner():
+            fields: dict[str, Any] = {"inner": inner, "expand": True if self.family.uses_expansion else None}
+        else:
+            fields = self.family.stage_fields(width, self.ratio)
+        stride = self.strides[s - 1] if first else 1
+        return BlockShape(
+            cin if first else width,
+            width,
+            stride,
+            res[s - 1] if first else res[s],
+            kernel,
+            se=self.se,
+            se_style=self.se_style,
+            changes=first,
+            **fields,
+        )
+
+    def stage_layers(self, s: int, cin: Any, width: Any, inner: Any, kernel: Any) -> tuple[list[Layer], list[Layer]]:
+        """Layers of the first block and of each further block of body stage ``s`` (1-based)."""
+        first = self.family.layers(self.stage_shape(s, cin, width, inner, kernel, True))
+        rest = self.family.layers(self.stage_shape(s, cin, width, inner, kernel, False))
         return first, rest
 
     def stem_layers(self, stem: Any) -> list[Layer]:
@@ -123,38 +220,64 @@ class SearchSpace:
     def final_channels(self, last: Any) -> Any:
         return self.head_width if self.head_width is not None else last
 
+    def stage_value(self, values: dict[str, Any], name: str, s: int) -> Any:
+        """Stage ``s``'s inner width or kernel: a variable's values, or the fixed setting."""
+        if name == "kernel":
+            return values[f"kernel{s}"] if self.has_kernel() else self.kernels[0]
+        return values[f"inner{s}"] if self.has_inner() else None
+
+    # --- evaluation ------------------------------------------------------------------------
     def evaluate(self, values: dict[str, np.ndarray], layer_costs: LayerCosts = None) -> Evaluation:
         """Price designs given as arrays of values (one entry per design)."""
+        parts = [self._stage_terms(values, s, layer_costs) for s in range(1, self.body_stages + 1)]
         m = self.body_stages
-        parts = []
-        for s in range(1, m + 1):
-            cin = values["stem"] if s == 1 else values[f"width{s - 1}"]
-            first, rest = self.stage_layers(cin, values[f"width{s}"], s)
-            parts.append((Terms.of(first, layer_costs), Terms.of(rest, layer_costs)))
         return self.assemble(
             Terms.of(self.stem_layers(values["stem"]), layer_costs),
             parts,
             Terms.of(self.head_layers(values[f"width{m}"]), layer_costs),
-            [values["stem"]] + [values[f"width{s}"] for s in range(1, m)] + [self.final_channels(values[f"width{m}"])],
+            [values[f"width{s}"] for s in range(1, m)] + [self.final_channels(values[f"width{m}"])],
+            values["stem"],
             [values[f"depth{s}"] for s in range(1, m + 1)],
         )
 
+    def _stage_terms(self, values: dict[str, np.ndarray], s: int, layer_costs: LayerCosts) -> tuple[Terms, Terms]:
+        inner = self.stage_value(values, "inner", s)
+
+        def layers(kernel: int, rows: Any) -> tuple[list[Layer], list[Layer]]:
+            previous, width = _rows(values[self.previous(s)], rows), _rows(values[f"width{s}"], rows)
+            return self.stage_layers(s, previous, width, _rows(inner, rows), kernel)
+
+        return _per_kernel(self.stage_value(values, "kernel", s), layers, layer_costs)
+
     def assemble(
-        self, stem: Terms, stages: list[tuple[Terms, Terms]], head: Terms, channels: list[Any], depths: list[Any]
+        self,
+        stem: Terms,
+        stages: list[tuple[Terms, Terms]],
+        head: Terms,
+        channels: list[Any],
+        stem_channels: Any,
+        depths: list[Any],
     ) -> Evaluation:
-        """Totals, multi-scale entropy and objective from per-part terms (the one formula)."""
+        """Totals, multi-scale entropy and objective from per-part terms (the one formula).
+
+        ``channels`` are the body stages' output widths, the last one after the head. An entropy
+        stage ends at the stem or a body stage that the next stage down-samples from, and at the end.
+        """
         res = self.stage_resolutions
-        weights = self.alpha
+        weights = iter(self.alpha)
         total = stem
-        entropy = weights[0] * stage_entropy(res[0], channels[0], total["log_width"])
+        entropy: Any = 0.0
+        if self.strides[0] == 2:
+            entropy = next(weights) * stage_entropy(res[0], stem_channels, total["log_width"])
+        m = len(stages)
         for s, ((first, rest), depth) in enumerate(zip(stages, depths), start=1):
             total = total + first + rest * (np.asarray(depth, dtype=float) - 1)
-            if s == len(stages):
+            if s == m:
                 total = total + head
-            entropy = entropy + weights[s] * stage_entropy(res[s], channels[s], total["log_width"])
-        return Evaluation(
-            entropy, design_objective(entropy, np.stack(np.broadcast_arrays(*depths), -1), self.beta), total
-        )
+            if s == m or self.strides[s] == 2:
+                entropy = entropy + next(weights) * stage_entropy(res[s], channels[s - 1], total["log_width"])
+        counts = np.stack(np.broadcast_arrays(*depths), -1)
+        return Evaluation(entropy, design_objective(entropy, counts, self.penalty), total)
 
     # --- designs as specs ---------------------------------------------------------------
     def to_spec(self, point: dict[str, float], name: str = "") -> ArchSpec:
@@ -162,15 +285,19 @@ class SearchSpace:
         stages = []
         for s in range(1, self.body_stages + 1):
             width = int(point[f"width{s}"])
-            fields = self.family.stage_fields(width, self.ratio)
+            if self.has_inner():
+                fields: dict[str, Any] = {"inner": int(point[f"inner{s}"])}
+            else:
+                fields = self.family.stage_fields(width, self.ratio)
             stages.append(
                 StageSpec(
                     block=self.family.name,
                     width=width,
                     depth=int(point[f"depth{s}"]),
-                    stride=2,
-                    kernel=int(self.kernel),
+                    stride=self.strides[s - 1],
+                    kernel=int(self.stage_value(point, "kernel", s)),
                     se=self.se,
+                    se_style=self.se_style,
                     **fields,
                 )
             )
@@ -184,6 +311,38 @@ class SearchSpace:
             activation=self.activation,
             name=name,
         )
+
+
+def _rows(value: Any, rows: Any) -> Any:
+    """``value`` at the designs ``rows`` (a scalar or ``None`` as it is)."""
+    if rows is None or value is None or np.ndim(value) == 0:
+        return value
+    return np.asarray(value)[rows]
+
+
+def _per_kernel(
+    kernel: Any, layers: Callable[[Any, Any], tuple[list[Layer], list[Layer]]], costs: Any
+) -> tuple[Terms, Terms]:
+    """Terms of a stage's first and further blocks for designs whose kernels differ: each kernel's
+    designs are priced with it as a plain number (latency tables key on the kernel)."""
+    if np.ndim(kernel) == 0:
+        first, rest = layers(int(kernel), None)
+        return Terms.of(first, costs), Terms.of(rest, costs)
+    kernel = np.asarray(kernel)
+    result: tuple[Terms, Terms] | None = None
+    for value in np.unique(kernel):
+        rows = np.flatnonzero(kernel == value)
+        first, rest = layers(int(value), rows)
+        parts = Terms.of(first, costs).broadcast((len(rows),)), Terms.of(rest, costs).broadcast((len(rows),))
+        if result is None:
+            names = parts[0].names
+            result = (
+                Terms(names, np.zeros((len(names), len(kernel)))),
+                Terms(names, np.zeros((len(names), len(kernel)))),
+            )
+        result[0].data[:, rows], result[1].data[:, rows] = parts[0].data, parts[1].data
+    assert result is not None
+    return result
 
 
 LayerCosts: TypeAlias = "Sequence[tuple[str, Callable[[Layer], Any]]] | None"
@@ -281,17 +440,31 @@ class Evaluation:
     totals: Terms
 
 
-class GridEvaluator:
-    """Evaluates designs given as grid indices, from per-stage tables built once.
+@dataclass(frozen=True)
+class Table:
+    """Terms tabulated over the grids of ``axes`` (variables), one array axis each."""
 
-    Stage ``s``'s first block depends only on the previous width and its own, the others only
-    on its own width, so their terms are tabulated over the grids (with the same layer lists
-    as :meth:`SearchSpace.evaluate`) and a design's totals are gathered, not recomputed.
-    With ``envelope``, every extra layer cost is replaced by its monotone lower envelope
-    (the least value at this or any larger index), which never exceeds the cost and never
-    decreases: the solver bounds non-monotone costs (measured latency) with it. For each name
-    in ``lower`` a total ``"<name>.lower"`` is added, a convex under-estimate of that cost
-    (see :meth:`Terms.with_lower`) that the solver's first-order bound can use.
+    axes: tuple[str, ...]
+    terms: Terms
+
+    def take(self, index: dict[str, np.ndarray]) -> Terms:
+        if not self.axes:
+            return self.terms.broadcast((len(next(iter(index.values()))),))
+        return self.terms.take(*(index[axis] for axis in self.axes))
+
+
+class GridEvaluator:
+    """Evaluates designs given as grid indices, from tables built once.
+
+    A block's layers each read only a few variables (a bottleneck's 1x1 reduce conv the previous
+    width and the inner width, its kxk conv the inner width and the kernel, ...), so every part
+    of the network is tabulated layer group by layer group over the grids of the variables it
+    reads (with the same layer lists as :meth:`SearchSpace.evaluate`), and a design's totals are
+    gathered, not recomputed. With ``envelope``, every extra layer cost is replaced by its
+    monotone lower envelope (the least value at this or any larger index), which never exceeds
+    the cost and never decreases: the solver bounds non-monotone costs (measured latency) with
+    it. For each name in ``lower`` a total ``"<name>.lower"`` is added, a convex under-estimate of
+    that cost (see :meth:`Terms.with_lower`) that the solver's first-order bound can use.
     """
 
     def __init__(
@@ -300,62 +473,86 @@ class GridEvaluator:
         self.space = space
         if lower:
             layer_costs = [*(layer_costs or ()), ("activations", lambda layer: layer.activations)]
+        self.costs = layer_costs
         grids = space.grids()
         self.grids = {name: grid.astype(float) for name, grid in grids.items()}
         m = space.body_stages
-        widths = self.grids["width1"]
-        self.stem = Terms.of(space.stem_layers(self.grids["stem"]), layer_costs).broadcast((len(self.grids["stem"]),))
-        self.stages = []
-        for s in range(1, m + 1):
-            previous = self.grids["stem"] if s == 1 else widths
-            first, rest = space.stage_layers(previous[:, None], widths[None, :], s)
-            first_terms = Terms.of(first, layer_costs).broadcast((len(previous), len(widths)))
-            rest_terms = Terms.of(rest, layer_costs).broadcast((1, len(widths)))
-            self.stages.append((first_terms, Terms(rest_terms.names, rest_terms.data[:, 0])))
-        self.head = Terms.of(space.head_layers(widths), layer_costs).broadcast((len(widths),))
-        for name in lower:
-            self.stem = self.stem.with_lower(name)
-            self.stages = [(first.with_lower(name), rest.with_lower(name)) for first, rest in self.stages]
-            self.head = self.head.with_lower(name)
-        if envelope:
-            names = [name for name, _ in layer_costs or ()]
-            self.stem = self.stem.envelope(names)
-            self.stages = [(first.envelope(names), rest.envelope(names)) for first, rest in self.stages]
-            self.head = self.head.envelope(names)
+        self.stem = [Table(("stem",), Terms.of(space.stem_layers(self.grids["stem"]), layer_costs))]
+        self.stages = [(self._tables(s, True), self._tables(s, False)) for s in range(1, m + 1)]
+        self.head = [Table((f"width{m}",), Terms.of(space.head_layers(self.grids[f"width{m}"]), layer_costs))]
+        parts = [self.stem, self.head, *(part for pair in self.stages for part in pair)]
+        names = [name for name, _ in layer_costs or ()]
+        for tables in parts:
+            for position, table in enumerate(tables):
+                terms = table.terms.broadcast(tuple(len(self.grids[axis]) for axis in table.axes))
+                for name in lower:
+                    terms = terms.with_lower(name)
+                if envelope:
+                    terms = terms.envelope(names)
+                tables[position] = Table(table.axes, terms)
+
+    def _tables(self, s: int, first: bool) -> list[Table]:
+        """The tables of stage ``s``'s first block (or of each further block), one per group of
+        layers that read the same variables."""
+        space = self.space
+        axes = (space.previous(s), f"width{s}", f"inner{s}")
+        grid = {axis: self.grids[axis] for axis in axes if axis in self.grids}
+        shaped = [
+            grid[axis].reshape([-1 if i == j else 1 for j in range(3)]) if axis in grid else None
+            for i, axis in enumerate(axes)
+        ]
+        kernels = self.grids[f"kernel{s}"] if space.has_kernel() else np.array([float(space.kernels[0])])
+        by_kernel = []
+        for kernel in kernels:
+            shape = space.stage_shape(s, shaped[0], shaped[1], shaped[2], int(kernel), first)
+            by_kernel.append(space.family.layers(shape))
+        groups: dict[tuple[str, ...], list[Terms]] = {}
+        for position in range(len(by_kernel[0])):
+            per_kernel = [Terms.of([layers[position]], self.costs) for layers in by_kernel]
+            data = np.stack([terms.data for terms in per_kernel], -1)
+            if all(np.array_equal(data[..., 0], data[..., k]) for k in range(1, data.shape[-1])):
+                data = data[..., :1]
+            read = tuple(axis for axis, size in zip((*axes, f"kernel{s}"), data.shape[1:]) if size > 1)
+            squeezed = data.reshape(data.shape[0], *(size for size in data.shape[1:] if size > 1))
+            groups.setdefault(read, []).append(Terms(per_kernel[0].names, squeezed))
+        return [Table(read, _sum(terms)) for read, terms in groups.items()]
+
+    def _part(self, tables: list[Table], index: dict[str, np.ndarray]) -> Terms:
+        return _sum([table.take(index) for table in tables])
 
     def prefix(self, index: dict[str, np.ndarray]) -> Terms:
         """Totals of the stem and every body stage but the last."""
-        total = self.stem.take(index["stem"])
+        total = self._part(self.stem, index)
         for s in range(1, self.space.body_stages):
-            previous = index["stem"] if s == 1 else index[f"width{s - 1}"]
             first, rest = self.stages[s - 1]
             depth = self.grids[f"depth{s}"][index[f"depth{s}"]]
-            total = total + first.take(previous, index[f"width{s}"]) + rest.take(index[f"width{s}"]) * (depth - 1)
+            total = total + self._part(first, index) + self._part(rest, index) * (depth - 1)
         return total
 
     def last_part(self, index: dict[str, np.ndarray], last: np.ndarray) -> Terms:
         """Totals of the last body stage and the head, for last-stage width indices ``last``."""
         m = self.space.body_stages
-        previous = index["stem"] if m == 1 else index[f"width{m - 1}"]
+        index = {**index, f"width{m}": last}
         first, rest = self.stages[m - 1]
         depth = self.grids[f"depth{m}"][index[f"depth{m}"]]
-        return first.take(previous, last) + rest.take(last) * (depth - 1) + self.head.take(last)
+        return self._part(first, index) + self._part(rest, index) * (depth - 1) + self._part(self.head, index)
 
     def __call__(self, index: dict[str, np.ndarray]) -> Evaluation:
         space, m = self.space, self.space.body_stages
-        parts = []
-        for s in range(1, m + 1):
-            previous = index["stem"] if s == 1 else index[f"width{s - 1}"]
-            first, rest = self.stages[s - 1]
-            parts.append((first.take(previous, index[f"width{s}"]), rest.take(index[f"width{s}"])))
-        last = self.grids[f"width{m}"][index[f"width{m}"]]
-        channels = [self.grids["stem"][index["stem"]]]
-        channels += [self.grids[f"width{s}"][index[f"width{s}"]] for s in range(1, m)]
-        channels.append(space.final_channels(last))
+        parts = [(self._part(first, index), self._part(rest, index)) for first, rest in self.stages]
+        widths = [self.grids[f"width{s}"][index[f"width{s}"]] for s in range(1, m + 1)]
         return space.assemble(
-            self.stem.take(index["stem"]),
+            self._part(self.stem, index),
             parts,
-            self.head.take(index[f"width{m}"]),
-            channels,
+            self._part(self.head, index),
+            [*widths[:-1], space.final_channels(widths[-1])],
+            self.grids["stem"][index["stem"]],
             [self.grids[f"depth{s}"][index[f"depth{s}"]] for s in range(1, m + 1)],
         )
+
+
+def _sum(terms: Sequence[Terms]) -> Terms:
+    total = terms[0]
+    for more in terms[1:]:
+        total = total + more
+    return total

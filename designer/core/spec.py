@@ -10,6 +10,7 @@ JSON layout (version 1)::
      "stem": {"width": 32, "kernel": 3, "stride": 2, "pool": false},
      "stages": [{"block": "bottleneck", "width": 256, "depth": 3, "stride": 2,
                  "kernel": 3, "inner": 64, "expansion": null, "se": false}, ...],
+     (a stage with ``"se": true`` also has ``"se_style"``: ``"efficientnet"`` or ``"deepmad"``)
      "head_width": null}
 
 ``head_width`` adds a 1x1 conv before global pooling (MobileNetV2's 1280-wide head);
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from designer.core.blocks import get_family, list_families
+from designer.core.blocks import SE_STYLES, get_family, list_families
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 
@@ -53,6 +54,14 @@ class StageSpec:
     inner: int | None = None
     expansion: float | None = None
     se: bool = False
+    se_style: str = "efficientnet"
+    """The SE convention (:data:`designer.core.blocks.SE_STYLES`); written to JSON only with ``se``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.se:
+            del data["se_style"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ class ArchSpec:
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["stages"] = [asdict(stage) for stage in self.stages]
+        data["stages"] = [stage.to_dict() for stage in self.stages]
         return {"version": data.pop("version"), "name": data.pop("name"), **data}
 
     def to_json(self) -> str:
@@ -193,6 +202,8 @@ def validate(spec: ArchSpec) -> None:
             raise DesignerError(f"{where}: block {stage.block!r} has no expansion ratio; remove 'expansion'")
         elif family.uses_inner and stage.inner is None:
             raise DesignerError(f"{where}: a {stage.block} stage needs 'inner' (its bottleneck width)")
+        if stage.se_style not in SE_STYLES:
+            raise DesignerError(f"{where}: se_style {stage.se_style!r} is not one of {', '.join(SE_STYLES)}")
         if stage.se and not family.has_se:
             families = ", ".join(name for name in list_families() if get_family(name).has_se)
             raise DesignerError(f"{where}: SE is available for {families} blocks only; set se to false")

@@ -75,6 +75,7 @@ def iter_blocks(spec: ArchSpec) -> Iterator[PlacedBlock]:
                 inner=stage.inner,
                 expansion=stage.expansion,
                 se=stage.se,
+                se_style=stage.se_style,
             )
             res_next = out_res(res, stride)
             yield PlacedBlock(stage_index, block_index, family, shape, res_next)

@@ -29,16 +29,29 @@ class ConvNormAct(nn.Sequential):
 
 
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, squeeze: int, activation: str) -> None:
+    """A sigmoid gate per channel from the pooled features, through a squeeze of ``squeeze`` channels.
+
+    ``style`` is the convention (:data:`designer.core.blocks.SE_STYLES`): ``efficientnet`` uses
+    biased convs and ``activation``; ``deepmad`` convs with batch-norm and SiLU.
+    """
+
+    def __init__(self, channels: int, squeeze: int, activation: str, style: str = "efficientnet") -> None:
         super().__init__()
-        self.reduce = nn.Conv2d(channels, squeeze, 1)
-        self.act = make_activation(activation)
-        self.expand = nn.Conv2d(squeeze, channels, 1)
+        self.reduce: nn.Module
+        self.act: nn.Module
+        self.expand: nn.Module
+        if style == "deepmad":
+            self.reduce = ConvNormAct(channels, squeeze, 1, activation="silu")
+            self.act = nn.Identity()
+            self.expand = ConvNormAct(squeeze, channels, 1)
+        else:
+            self.reduce = nn.Conv2d(channels, squeeze, 1)
+            self.act = make_activation(activation)
+            self.expand = nn.Conv2d(squeeze, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = x.mean((2, 3), keepdim=True)
-        gate = self.expand(self.act(self.reduce(gate)))
-        return x * torch.sigmoid(gate)
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(gate))))
 
 
 class ResidualBlock(nn.Module):
@@ -118,9 +131,11 @@ class InvertedResidual(ResidualBlock):
         super().__init__(shape, activation)
         cin, width, kernel = int(shape.cin), int(shape.width), int(shape.kernel)
         hidden = int(get_family("mbv2").inner_width(shape))
-        self.expand = ConvNormAct(cin, hidden, 1, activation=activation) if hidden != cin else nn.Identity()
+        expand = hidden != cin if shape.expand is None else bool(shape.expand)
+        self.expand = ConvNormAct(cin, hidden, 1, activation=activation) if expand else nn.Identity()
         self.dwconv = ConvNormAct(hidden, hidden, kernel, shape.stride, groups=hidden, activation=activation)
-        self.se = SqueezeExcite(hidden, int(se_squeeze(cin)), activation) if shape.se else nn.Identity()
+        squeeze = int(se_squeeze(cin, hidden, shape.se_style))
+        self.se = SqueezeExcite(hidden, squeeze, activation, shape.se_style) if shape.se else nn.Identity()
         self.project = ConvNormAct(hidden, width, 1)
         self.residual = shape.stride == 1 and cin == width
 

@@ -36,6 +36,10 @@ class DesignResult:
     target_throughput: float | None = None
     profile: str | None = None
     """The latency profile the throughput was predicted with."""
+    proven: bool = True
+    """Whether the design is proven optimal (false when the time limit stopped the proof)."""
+    gap: float = 0.0
+    """How far below the optimum the design's objective can be, as a fraction of it."""
 
     @property
     def objective(self) -> float:
@@ -48,6 +52,8 @@ class DesignResult:
             data["predicted_throughput"] = self.predicted_throughput
             data["target_throughput"] = self.target_throughput
             data["profile"] = self.profile
+        data["proven_optimal"] = self.proven
+        data["gap"] = self.gap
         data["rho0"] = self.rho0
         data["solve_seconds"] = self.solve_seconds
         data["arch"] = self.spec.to_dict()
@@ -104,14 +110,23 @@ def design(
     except Infeasible:
         raise _infeasible(space, constraints, request, model) from None
     spec = space.to_spec(solution.point, name=f"deepmad-{request.family}")
-    analysis = analyze_spec(spec, space.alpha, space.beta)
+    analysis = analyze_spec(spec, space.alpha, space.penalty)
     speed = None
     if request.target_throughput is not None:
         assert model is not None
         speed = predicted_throughput(model, spec)
     profile = model.name if model is not None else None
     return DesignResult(
-        spec, analysis, request.rho0, solution.seconds, solution.stats, speed, request.target_throughput, profile
+        spec,
+        analysis,
+        request.rho0,
+        solution.seconds,
+        solution.stats,
+        speed,
+        request.target_throughput,
+        profile,
+        solution.proven,
+        solution.gap,
     )
 
 

@@ -1,23 +1,24 @@
 """Which ops ``designer profile`` times: a sample of the layers the solver can choose from.
 
 For each block family the design space (:class:`designer.core.space.SearchSpace` at the profile's
-resolution) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the
-family's width grid has them): the stem at a few widths, every stage's first block fed by a
-quarter, half or all of its width (and by the stem widths in stage 1), every stage's other
-blocks, and the head; plus :func:`alignment_ops`, probes of misaligned widths from which the
-predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the layers of the
-reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly.
-Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of ResNet-50's
-largest layer at that resolution are left out (the predictor extrapolates them by work); the
-cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are measured,
-since extrapolating across tensor-core steps misses by 10-20 %.
+resolution, with the family's defaults: its stage strides, kernel set and inner-width ratio
+range) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the family's
+width grid has them): the stem at a few widths; every stage's blocks for each kernel of the set
+and the inner widths at the family's sample of ratios (:func:`_inners`); the first block, on
+every other width, fed by a quarter, half or all of its width (and by the stem widths in stage
+1); and the head. :func:`alignment_ops` adds probes of misaligned widths from which the
+predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the
+layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
+added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
+ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
+work); the cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are
+measured, since extrapolating across tensor-core steps misses (``docs/RESULTS.md``, 'Latency tables').
 
 That *dense* grid is for precisions on tensor cores (:func:`latency.predict.table.on_tensor_cores`).
-Off them (fp32 on a GPU, CPUs) each op takes about three times as long to autotune and time
+Off them (fp32 on a GPU, CPUs) each op takes several times as long to autotune and time
 (cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
 at :data:`SPARSE_WORK_CAP` and times ops above :data:`SPARSE_ABOVE` times that work on every
-other width of :data:`CHANNELS` only; on the H100 in fp32 it takes 7.5 minutes (the dense one,
-3.2x its fp16 time, would take about 30) and predicts whole networks within 6 % (``docs/RESULTS.md``).
+other width of :data:`CHANNELS` only (``docs/RESULTS.md`` has its build time and accuracy).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from designer.core.blocks import list_families
 from designer.core.layers import Layer
 from designer.core.reference import reference_spec
 from designer.core.space import SearchSpace
@@ -42,7 +44,6 @@ timed as plain 3x3 and 1x1 convs so the predictor learns how much slower such co
 PROBE_SHAPES = (("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2))
 STEM_WIDTHS = (16, 32, 64, 128)
 FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0)
-FAMILIES = ("basic", "bottleneck", "mbv2")
 REFERENCES = ("resnet50", "mobilenet_v2")
 WORK_CAP = 16.0
 SPARSE_WORK_CAP = 4.0
@@ -56,7 +57,10 @@ def _ops(layers: Iterable[Layer]) -> set[OpKey]:
 
 
 def family_ops(family: str, resolution: int) -> set[OpKey]:
-    """Ops of the design space of one family on the coarse width grid."""
+    """Ops of the design space of one family (its defaults: strides, kernels, inner-width ratio
+    range) on the coarse width grid: every stage's blocks for each kernel, at the ends and the
+    middle of the ratio range; first blocks, on every other width, fed by a quarter, half or all
+    of their width."""
     space = SearchSpace.of(family, resolution)
     widths = [w for w in CHANNELS if w in space.widths]
     stems = [w for w in STEM_WIDTHS if w in space.stem_widths]
@@ -64,20 +68,32 @@ def family_ops(family: str, resolution: int) -> set[OpKey]:
     for stem in stems:
         ops |= _ops(space.stem_layers(stem))
     for stage in range(1, space.body_stages + 1):
-        for width in widths:
-            first, rest = space.stage_layers(width, width, stage)
-            ops |= _ops(rest)
-            inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS}
-            if stage == 1:
+        for position, width in enumerate(widths):
+            inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS} if position % 2 == 0 else set()
+            if stage == 1 and inputs:
                 inputs = {w for w in inputs | set(stems) if w <= width} or {min(stems)}
-            for cin in inputs:
-                ops |= _ops(space.stage_layers(cin, width, stage)[0])
+            for inner in _inners(space, width):
+                for kernel in space.kernels:
+                    ops |= _ops(space.stage_layers(stage, width, width, inner, kernel)[1])
+                    for cin in inputs:
+                        ops |= _ops(space.stage_layers(stage, cin, width, inner, kernel)[0])
     last = space.stage_resolutions[-1]
     for width in widths:
         ops |= _ops(space.head_layers(width))
         channels = space.final_channels(width)
         ops |= _ops([Layer("pool", "pool", channels, channels, last, last, last, norm=False)])
     return ops
+
+
+def _inners(space: SearchSpace, width: int) -> Sequence[int | None]:
+    """Inner widths timed for a stage of ``width``: none where the space fixes the ratio, else the
+    grid widths nearest to the family's ratios (:attr:`~designer.core.blocks.BlockFamily.grid_ratios`)."""
+    if not space.has_inner():
+        return [None]
+    low, high = space.ratio_range or (1.0, 1.0)
+    ratios = np.geomspace(low, high, space.family.grid_ratios)
+    scale = 1.0 / ratios if space.family.inner_below_width else ratios
+    return [*sorted({_snap(width * s, CHANNELS) for s in scale})]
 
 
 def alignment_ops(resolution: int) -> set[OpKey]:
@@ -105,11 +121,12 @@ def work(op: OpKey) -> tuple[float, float]:
     return float(layer.macs), float(layer.activations)
 
 
-def profile_ops(resolution: int, families: Sequence[str] = FAMILIES, dense: bool = True) -> list[OpKey]:
+def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: bool = True) -> list[OpKey]:
     """The sorted ops a profile of these families at this resolution measures (``dense``: see
     the module docstring; pass ``latency.predict.table.on_tensor_cores(backend, precision)``)."""
     reference = reference_ops(resolution)
     largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
+    families = list_families() if families is None else families
     sampled = {op for family in families for op in family_ops(family, resolution)} | alignment_ops(resolution)
 
     def kept(op: OpKey) -> bool:

@@ -47,24 +47,43 @@ class NetResult:
 
 
 def random_specs(count: int, resolution: int, families: list[str], seed: int = 0) -> list[ArchSpec]:
-    """``count`` random networks of the design spaces (families in turn)."""
+    """``count`` random networks of the design spaces (families in turn; each family's default
+    space: its strides, kernel set and inner-width ratio range), within :data:`MACS_RANGE`."""
     rng = np.random.default_rng(seed)
     low, high = (m * (resolution / 224) ** 2 for m in MACS_RANGE)
     specs: list[ArchSpec] = []
     while len(specs) < count:
         family = families[len(specs) % len(families)]
         space = SearchSpace.of(family, resolution)
-        widths = [w for w in space.widths if MIN_WIDTH <= w <= MAX_WIDTH]
-        point: dict[str, float] = {}
-        chosen = np.sort(rng.choice(widths, size=space.body_stages))
-        point["stem"] = float(rng.choice([w for w in space.stem_widths if w <= chosen[0]] or [min(space.stem_widths)]))
-        for stage in range(1, space.body_stages + 1):
-            point[f"width{stage}"] = float(chosen[stage - 1])
-            point[f"depth{stage}"] = float(rng.integers(1, MAX_DEPTH + 1))
+        point = random_point(space, rng)
+        if not space.ordered({name: np.array([value]) for name, value in point.items()})[0]:
+            continue
         spec = space.to_spec(point, name=f"random-{family}-{len(specs):02d}")
         if low <= total_macs(arch_layers(spec)) <= high:
             specs.append(spec)
     return specs
+
+
+def random_point(space: SearchSpace, rng: np.random.Generator) -> dict[str, float]:
+    """A design of ``space``: sorted random widths, a random kernel, an inner width at a
+    log-uniform ratio of the range and 1 to :data:`MAX_DEPTH` blocks per stage."""
+    grids = space.grids()
+    widths = [w for w in space.widths if MIN_WIDTH <= w <= MAX_WIDTH]
+    chosen = np.sort(rng.choice(widths, size=space.body_stages))
+    point = {"stem": float(rng.choice([w for w in space.stem_widths if w <= chosen[0]] or [min(space.stem_widths)]))}
+    for stage in range(1, space.body_stages + 1):
+        width = float(chosen[stage - 1])
+        point[f"width{stage}"] = width
+        point[f"depth{stage}"] = float(rng.integers(1, min(MAX_DEPTH, int(grids[f"depth{stage}"][-1])) + 1))
+        if space.has_kernel():
+            point[f"kernel{stage}"] = float(rng.choice(space.kernels))
+        if space.has_inner():
+            low, high = space.ratio_range or (1.0, 1.0)
+            ratio = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+            inner = width / ratio if space.family.inner_below_width else width * ratio
+            inners = grids[f"inner{stage}"]
+            point[f"inner{stage}"] = float(inners[np.argmin(np.abs(np.log(inners / inner)))])
+    return point
 
 
 def validation_specs(count: int, resolution: int, families: list[str], seed: int = 0) -> list[ArchSpec]:
