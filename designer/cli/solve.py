@@ -12,6 +12,7 @@ from typing import Any
 from designer.cli.args import add_parameters, given
 from designer.core.analysis import Analysis
 from designer.core.errors import ParameterError
+from designer.core.fileio import check_writable
 from designer.core.request import DesignRequest, parse_weights
 from designer.core.spec import ArchSpec
 from designer.core.structure import iter_blocks, stem_output_res
@@ -56,6 +57,8 @@ def run_solve(args: argparse.Namespace) -> int:
     from designer.workflows.design import design
 
     request = design_request(args)
+    if args.output:
+        check_writable(args.output, "arch spec")
     if args.rounds < 1:
         raise ParameterError(f"--rounds must be at least 1, got {args.rounds}")
     measurer = None
@@ -123,6 +126,8 @@ def _solve_verified(args: argparse.Namespace, request: DesignRequest, measurer: 
 def _emit(args: argparse.Namespace, result: DesignResult, extra: dict[str, Any], reference: Any) -> None:
     if args.output:
         result.spec.save(args.output)
+    if result.coverage is not None and not result.coverage.trusted:
+        print(f"warning: {result.coverage.summary()}; its throughput is a guess", file=sys.stderr)
     data = {**result.to_dict(), **extra}
     if reference is not None:
         spec, analysis, speed = reference

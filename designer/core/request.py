@@ -60,6 +60,9 @@ class DesignRequest:
     max_stem_width: int = parameter(128, "widest stem")
     max_depth: int = parameter(32, "most blocks per stage")
     time_limit: float | None = parameter(None, "give up after this many seconds", runtime=True)
+    allow_extrapolation: bool = parameter(
+        False, "accept a throughput prediction that rests mostly on ops outside the profile's measured ranges"
+    )
 
     def __post_init__(self) -> None:
         check_choice("family", self.family, list_families())
@@ -80,8 +83,9 @@ class DesignRequest:
                 check_int(name, getattr(self, name))
         if self.kernel is not None:
             check_choice("kernel", self.kernel, KERNELS)
-        if not isinstance(self.se, bool):
-            raise ParameterError(f"{{se}} must be true or false, got {self.se!r}")
+        for name in ("se", "allow_extrapolation"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{{{name}}} must be true or false, got {getattr(self, name)!r}")
         if self.alpha is not None:
             if len(self.alpha) != self.stages or not all(is_number(a) and 0 <= a < float("inf") for a in self.alpha):
                 raise ParameterError(

@@ -30,9 +30,12 @@ COLUMNS = (
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per trial the study ran (failed and retried ones included)."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
+        if attrs.get("surplus"):  # started beyond the total by a worker, and given way at once
+            continue
         constraint = attrs.get("constraint", (float("inf"),))
         rows.append(
             {
