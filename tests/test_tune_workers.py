@@ -70,12 +70,12 @@ def test_workers_together_run_the_studys_total(storage, tmp_path, workers):
 
 def test_a_killed_workers_trial_is_run_again_and_the_total_reached(storage, tmp_path):
     study = f"killed-{uuid.uuid4().hex[:8]}"
-    doomed = start(worker_command(storage, study, tmp_path, 0, 30.0))
-    survivor = start(worker_command(storage, study, tmp_path, 1, 0.3))
+    doomed = start(worker_command(storage, study, tmp_path, 0, 30.0))  # first: its trial trains (no reuse)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(f"trials/*/pid-{doomed.pid}")):  # the doomed worker is mid-trial
         assert time.monotonic() < deadline and doomed.poll() is None, doomed.communicate()[0]
         time.sleep(0.2)
+    survivor = start(worker_command(storage, study, tmp_path, 1, 0.3))
     doomed.kill()  # SIGKILL: no chance to record anything
     doomed.communicate()
     output = survivor.communicate(timeout=180)[0]

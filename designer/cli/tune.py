@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
         "--gpus", type=checked(parse_gpus), metavar="I,J,...", help="start one worker per GPU here, then report"
     )
     workers.add_argument(
-        "--worker", type=int, metavar="N", help="run trials only, as worker N of the study (distinct N per worker)"
+        "--as-worker", action="store_true", help="run trials only, as one of the study's workers (no report)"
     )
     workers.add_argument("--heartbeat", type=int, default=20, help="seconds between a trial's heartbeats")
     workers.add_argument(
@@ -78,8 +78,8 @@ def run_tune(args: argparse.Namespace) -> int:
     from designer.workflows.tune_workers import run_workers
 
     request = design_request(args)
-    if args.gpus and args.worker is not None:
-        raise ParameterError("give {gpus} (workers started here) or {worker} (this process is one), not both")
+    if args.gpus and args.as_worker:
+        raise ParameterError("give {gpus} (workers started here) or {as_worker} (this process is one), not both")
     config = TuneConfig(
         request=request,
         study=args.study,
@@ -93,12 +93,12 @@ def run_tune(args: argparse.Namespace) -> int:
         seed=args.seed,
         heartbeat=args.heartbeat,
         grace=args.grace,
-        worker=args.worker or 0,
+        worker=args.as_worker,
     )
+    open_study(config)  # a bad storage or study: one error now, before any work (and not one per worker)
     if args.gpus:
-        open_study(config)  # a bad storage or study: one error here, not one per worker
         base = [sys.executable, "-m", "designer.cli", *_without_gpus(args.argv)]
-        code = run_workers([[*base, "--worker", str(i)] for i in range(len(args.gpus))], args.gpus)
+        code = run_workers([[*base, "--as-worker"]] * len(args.gpus), args.gpus)
         if code:
             raise DesignerError(f"a worker exited with status {code} (its error is above); rerun to continue the study")
         study = open_study(config)
@@ -106,7 +106,7 @@ def run_tune(args: argparse.Namespace) -> int:
         recipe = proxy_recipe(args.data, args.epochs, args.batch_size, args.lr, args.workers, args.seed)
         runner = LocalRunner(str(request.profile), recipe)
         study = tune(config, runner, runner.measurer.predictor())
-    if args.worker is not None:
+    if args.as_worker:
         return 0
     print(format_table(trial_rows(study)))
     paths = write_outputs(study, args.out, float(request.target_throughput or 0.0))

@@ -72,8 +72,9 @@ class TuneConfig:
     """Seconds between a running trial's heartbeats."""
     grace: int = 120
     """Seconds without a heartbeat after which a trial's worker counts as dead."""
-    worker: int = 0
-    """This process's number among the study's workers (it offsets the sampler's seed)."""
+    worker: bool = False
+    """One of several workers: its sampler draws from fresh entropy, not ``seed`` (workers that all
+    drew the same samples would repeat each other's trials)."""
 
     def __post_init__(self) -> None:
         if self.request.target_throughput is None:
@@ -83,8 +84,6 @@ class TuneConfig:
             raise DesignerError(f"--rho-range {low:g} {high:g} must be two increasing positive numbers")
         if self.trials < 1:
             raise DesignerError(f"--trials must be at least 1, got {self.trials}")
-        if self.worker < 0:
-            raise ParameterError(f"{{worker}} must be 0 or more, got {self.worker}")
 
 
 COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -94,7 +93,7 @@ SURPLUS = "surplus"
 
 def open_study(config: TuneConfig) -> optuna.Study:
     """Create the study, or load it to continue where it stopped."""
-    seed = config.seed + 1000 * config.worker
+    seed = None if config.worker else config.seed
     if config.multi_objective:
         sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=seed)
         directions = [optuna.study.StudyDirection.MAXIMIZE] * 2

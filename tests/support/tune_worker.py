@@ -68,7 +68,7 @@ def main() -> None:
         args.out,
         heartbeat=args.heartbeat,
         grace=args.grace,
-        worker=args.worker,
+        worker=True,
     )
     runner = FakeRunner(args.seconds)
     tune(config, runner, runner.predictor)
