@@ -90,6 +90,17 @@ def test_a_killed_workers_trial_is_run_again_and_the_total_reached(storage, tmp_
     assert retries[0].state in COUNTED and retries[0].params == killed[0].params
 
 
+def test_a_trial_left_running_before_heartbeats_existed_is_run_again(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="old", storage=storage, direction="maximize").ask()  # running, no heartbeat
+    worker = start(worker_command(storage, "old", tmp_path, 0, 0.1))
+    output = worker.communicate(timeout=180)[0]
+    assert worker.returncode == 0, output
+    states = Counter(trial.state for trial in trials(storage, "old") if not trial.user_attrs.get("surplus"))
+    assert states[optuna.trial.TrialState.FAIL] == 1 and states[optuna.trial.TrialState.RUNNING] == 0
+    assert states[optuna.trial.TrialState.COMPLETE] + states[optuna.trial.TrialState.PRUNED] == 6
+
+
 def test_one_worker_per_gpu_each_sees_only_its_own(tmp_path, capfd, monkeypatch):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "tests")]))

@@ -158,20 +158,20 @@ def run_check(args: argparse.Namespace) -> int:
         }
         print(json.dumps(report))
         return 0
-    print(
-        f"{table.name}: {result.count} held-out entries: median |error| {result.median_abs_error:.2%}, "
-        f"p90 {result.p90_abs_error:.2%}, within +-10% {result.within_10pct:.1%}, worst {result.max_abs_error:.1%}"
-    )
-    print("measured ranges (cin, res, cout) per op, kernel and stride:")
+    print(f"{table.name}: {len(table.entries)} entries; measured ranges (cin, res, cout) per op, kernel and stride:")
     for row in describe_ranges(predictor):
         image = f" from {row['image_channels']}-channel images" if "image_channels" in row else ""
-        sizes = "  ".join(f"{axis} {low}-{high}" for axis, (low, high) in ((a, row[a]) for a in ("cin", "res", "cout")))
+        sizes = "  ".join(f"{axis} {row[axis][0]}-{row[axis][1]}" for axis in ("cin", "res", "cout"))
         print(f"  {row['op']:8} k{row['kernel']} s{row['stride']}{image}: {sizes}")
     missing = unmeasured_kinds(predictor)
     if missing:
         print(f"not measured (priced from a sibling kind or by the roofline): {', '.join(missing)}")
     for arch, covered in networks.items():
         print(f"{arch}: {covered.summary()}")
+    print(
+        f"{result.count} held-out entries: median |error| {result.median_abs_error:.2%}, "
+        f"p90 {result.p90_abs_error:.2%}, within +-10% {result.within_10pct:.1%}, worst {result.max_abs_error:.1%}"
+    )
     return 0
 
 

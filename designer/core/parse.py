@@ -6,10 +6,10 @@ literals longer than :data:`MAX_DIGITS`, a key repeated in one object and nestin
 parse. :func:`build` makes a dataclass from a parsed JSON object, field by field from the
 type annotations, so a new field needs no parsing code: ``int`` takes an integer only (not
 ``true``, ``2.0`` or ``"2"``), ``float`` a finite number, ``bool`` only ``true``/``false``,
-``str`` a string, ``X | None`` also ``null``, ``tuple[...]`` a list (or a tuple, from Python), ``dict[str, X]`` and a
-dataclass an object, ``Any`` any JSON value.
-Unknown and missing keys are named. Ranges and relations between fields stay with each
-dataclass's own validation, which runs when :func:`build` constructs it.
+``str`` a string, ``X | None`` also ``null``, ``tuple[...]`` a list (or a tuple, from Python),
+``dict[str, X]`` and a dataclass an object, ``Any`` any JSON value. Unknown and missing keys
+are named. Ranges and relations between fields stay with each dataclass's own validation,
+which runs when :func:`build` constructs it.
 
 Every problem is a :class:`~designer.core.errors.DesignerError` of one line that names the
 file, the field (``stages[1].stride``) and what to write instead.
@@ -159,7 +159,7 @@ def _convert(kind: Any, value: Any, where: str, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise _wrong(kind, value, where, path)
-        return {key: _convert(args[1], v, where, f"{path}.{key}") for key, v in value.items()}
+        return {key: _convert(args[1], v, where, f"{path}.{_key(str(key))}") for key, v in value.items()}
     if dataclasses.is_dataclass(kind):
         return build(typing.cast(type, kind), value, where, path)
     if not _matches(kind, value):

@@ -13,7 +13,9 @@ JSON layout (version 1)::
      "head_width": null}
 
 ``head_width`` adds a 1x1 conv before global pooling (MobileNetV2's 1280-wide head);
-``pool`` adds ResNet's 3x3 stride-2 max-pool after the stem conv.
+``pool`` adds ResNet's 3x3 stride-2 max-pool after the stem conv. Files are read strictly
+(:mod:`designer.core.parse`: a field of a new version of these classes needs no parsing code),
+and sizes are bounded (:data:`MAX_SIZE`), so a typo cannot ask for a terabyte network.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ KERNELS = (1, 3, 5, 7)
 MAX_SIZE = 1 << 16
 """Largest width, depth, resolution, channel or class count a spec may give (65,536)."""
 MAX_EXPANSION = 64
+"""Largest expansion ratio (MobileNetV2 uses 6, bottlenecks 4)."""
 MAX_SPEC_BYTES = 1 << 20
+"""Largest arch spec file read (a spec of a hundred stages is a few kilobytes)."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ def validate(spec: ArchSpec) -> None:
 
 
 def _check_conv(where: str, kernel: Any, stride: Any) -> None:
-    if type(kernel) is not int or kernel not in KERNELS:
+    if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel not in KERNELS:
         raise DesignerError(f"{where} kernel must be one of {KERNELS}, got {_clip(kernel)}")
-    if type(stride) is not int or stride not in (1, 2):
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride not in (1, 2):
         raise DesignerError(f"{where} stride must be 1 or 2, got {_clip(stride)}")

@@ -119,6 +119,10 @@ def open_study(config: TuneConfig) -> optuna.Study:
             f"{'pass' if len(study.directions) == 2 else 'drop'} {{multi_objective}} to continue it, "
             "or name a new {study}"
         )
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        # a trial left running with no heartbeat (its worker died before heartbeats were on) is never
+        # stale; one beat makes it stale after the grace period unless a live worker keeps beating
+        storage.record_heartbeat(trial._trial_id)
     return study
 
 
@@ -237,21 +241,28 @@ def tune(config: TuneConfig, runner: TrialRunner, latency_model: LatencyModel) -
     study = open_study(config)
     objective = Objective(config, runner, latency_model)
     stop_at_total = optuna.study.MaxTrialsCallback(config.trials, states=COUNTED)
-    logging.getLogger("optuna.study._optimize").addFilter(
-        lambda record: not any(record.getMessage().startswith(f"Trial {n} failed") for n in objective.given_way)
-    )  # Optuna logs a failed trial as a warning; a trial that gave way is no failure worth one
+
+    def quiet(record: logging.LogRecord) -> bool:
+        """Optuna logs a failed trial as a warning; a trial that gave way is no failure worth one."""
+        return not any(record.getMessage().startswith(f"Trial {n} failed") for n in objective.given_way)
+
     running = optuna.trial.TrialState.RUNNING
-    while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, and queued again
-        finished = len(finished_trials(study))
-        if finished >= config.trials:
-            return study
-        if finished + len(study.get_trials(deepcopy=False, states=(running,))) >= config.trials:
-            time.sleep(config.heartbeat)  # the last trials run elsewhere: wait, in case their worker dies
-            continue
-        study.optimize(objective, callbacks=[stop_at_total], catch=(SurplusTrial,), gc_after_trial=True)
+    logger = logging.getLogger("optuna.study._optimize")
+    logger.addFilter(quiet)
+    try:
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, and queued again
+            finished = len(finished_trials(study))
+            if finished >= config.trials:
+                return study
+            if finished + len(study.get_trials(deepcopy=False, states=(running,))) >= config.trials:
+                time.sleep(config.heartbeat)  # the last trials run elsewhere: wait, in case their worker dies
+                continue
+            study.optimize(objective, callbacks=[stop_at_total], catch=(SurplusTrial,), gc_after_trial=True)
+    finally:
+        logger.removeFilter(quiet)
 
 
 def proxy_recipe(data: str, epochs: int, batch_size: int, lr: float, workers: int, seed: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import optuna
 
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from designer.core.spec import ArchSpec
+from designer.workflows.tune import SURPLUS
 
 COLUMNS = (
     "trial",
@@ -34,7 +35,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
-        if attrs.get("surplus"):  # started beyond the total by a worker, and given way at once
+        if attrs.get(SURPLUS):  # started beyond the total by a worker, and given way at once
             continue
         constraint = attrs.get("constraint", (float("inf"),))
         rows.append(
