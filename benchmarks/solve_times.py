@@ -5,11 +5,17 @@ cases run twice: the first fits the profile's predictor, the second reuses the c
 The cache goes to a temporary folder so the first run is always a fit. Writes one JSON file::
 
     python benchmarks/solve_times.py docs/solve_times.json
+
+Other throughput cases replace the two H100 ones, e.g. the imported V100 tables (after
+``designer profile import-tinynas ../shared/data/tinynas-v100/conv_data.out --gpu v100 --precision fp32``)::
+
+    python benchmarks/solve_times.py docs/v100-solve.json --no-budgets --throughput bottleneck:1200:v100-trt-fp32
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -35,6 +41,8 @@ BUDGETS = [
     ("mbv2", "15.4G", "89M"),
 ]
 THROUGHPUT = [("bottleneck", "12000", "h100-torch-fp16"), ("bottleneck", "3000", "h100-torch-fp32")]
+RESULT_KEYS = ("objective", "params", "flops", "predicted_throughput", "profile")
+"""Fields of ``designer solve --json`` kept in each row (those the result has)."""
 
 
 def timed_solve(arguments: list[str], env: dict[str, str]) -> dict[str, object]:
@@ -44,26 +52,49 @@ def timed_solve(arguments: list[str], env: dict[str, str]) -> dict[str, object]:
     wall = time.perf_counter() - start
     result = json.loads(done.stdout)
     row = {"args": " ".join(arguments), "wall_seconds": wall, "solve_seconds": result["solve_seconds"]}
-    row.update({key: result[key] for key in ("objective", "params", "flops", "predicted_throughput") if key in result})
+    row.update({key: result[key] for key in RESULT_KEYS if key in result})
     return row
+
+
+def throughput_case(text: str) -> tuple[str, str, str]:
+    """``"bottleneck:1200:v100-trt-fp32"`` as ``("bottleneck", "1200", "v100-trt-fp32")``."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected FAMILY:TARGET:PROFILE, got {text!r}")
+    family, target, profile = parts
+    return family, target, profile
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
+    parser.add_argument(
+        "--throughput",
+        type=throughput_case,
+        action="append",
+        metavar="FAMILY:TARGET:PROFILE",
+        help="a throughput-targeted case, repeatable (default: the two H100 profiles)",
+    )
+    parser.add_argument("--no-budgets", action="store_true", help="only the throughput cases")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "DESIGNER_CACHE_DIR": cache}
-        for family, flops, params in BUDGETS:
+        for family, flops, params in [] if args.no_budgets else BUDGETS:
             rows.append(timed_solve(["--family", family, "--flops", flops, "--params", params], env))
             print(f"{rows[-1]['args']}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
-        for family, target, profile in THROUGHPUT:
+        for family, target, profile in args.throughput or THROUGHPUT:
             for attempt in ("first (fits the predictor)", "again (cached fit)"):
                 arguments = ["--family", family, "--target-throughput", target, "--profile", profile]
                 rows.append({**timed_solve(arguments, env), "run": attempt})
                 print(f"{rows[-1]['args']}, {attempt}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
-    report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "rows": rows}
+    machine = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    report = {"machine": machine, "rows": rows}
     atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
     return 0
 

@@ -61,7 +61,7 @@ def export_onnx(network: Network) -> onnx.ModelProto:
             output_names=[OUTPUT],
             dynamic_shapes=({0: torch.export.Dim(BATCH_AXIS, min=1)},),
             opset_version=OPSET,
-            optimize=False,  # onnxslim below does the simplification, in about half the time
+            optimize=False,  # onnxslim below does the simplification, and faster
             verbose=False,
         )
     assert program is not None  # the torch.export-based exporter always returns its program

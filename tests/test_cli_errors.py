@@ -148,3 +148,21 @@ def test_a_reader_that_goes_away_is_no_error():
     process.stdout.close()  # like `| head -1` once it has its line: every write after this fails
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0 and err == b""
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"profile": 5}', "profile must be a string or null, got 5"),
+        ('{"profile": "cpu-ort-fp32", "colour": 1}', "has unknown key(s) colour"),
+        ("{not json", "is not valid JSON"),
+    ],
+)
+def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, text, message):
+    monkeypatch.setenv("DESIGNER_CONFIG_DIR", str(tmp_path))
+    monkeypatch.delenv("DESIGNER_PROFILE", raising=False)
+    (tmp_path / "config.json").write_text(text)
+    assert main(["solve", "--family", "basic", "--target-throughput", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert main(["profile", "use", "cpu-ort-fp32"]) == 2 and (tmp_path / "config.json").read_text() == text

@@ -14,8 +14,9 @@ def run(capsys, *argv):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["profile", "--backend", "torch", "--batch", "8"], "designer profile needs --gpu"),
+        (["profile", "--backend", "torch", "--batch", "8"], "designer profile needs --gpu NAME"),
         (["profile", "--gpu", "h100", "--backend", "torch", "--batch", "256"], None),
+        (["profile", "--gpu", "h100"], None),
         (
             ["profile", "--gpu", "h100", "--backend", "onnxruntime", "--batch", "8"],
             "a h100 profile can only be measured on a h100",

@@ -106,7 +106,7 @@ def test_the_grid_covers_the_design_space_kinds_and_the_reference_networks():
     assert {op for layer in arch_layers(resnet50(224)) for op in layer_ops(layer)} <= ops
     space = SearchSpace.of("bottleneck", 224)
     assert {op.res for op in ops if op.kind == "conv_act" and op.cin >= 8} >= set(space.stage_resolutions[:-1])
-    assert 1000 < len(ops) < 3000  # sized for <= 10 minutes of H100 time (see benchmarks/latency_h100.sh)
+    assert 1000 < len(ops) < 3000  # sized for <= 10 minutes of H100 time (see benchmarks/latency_gpu.sh)
 
 
 def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops():

@@ -14,6 +14,7 @@ import torch
 from support.data import write_idx, write_image_folder
 
 from designer.core.errors import DesignerError
+from train.crops import CentreCrop
 from train.datasets import FileSplit, TensorSplit, channel_stats, load_data
 from train.distributed import Dist
 from train.loader import Batches
@@ -51,14 +52,14 @@ def test_image_folder_scans_classes_and_decodes_squares(tmp_path):
     assert isinstance(data.train, FileSplit) and (len(data.train), len(data.val)) == (25, 9)
     assert data.train.labels.bincount().tolist() == [9, 8, 8]
     assert any("nested" in name for name in data.train.files)
-    batches = Batches(data.train, CPU, 25, train=False, size=16, mode="RGB")
+    batches = Batches(data.train, CPU, 25, train=False, crop=CentreCrop(1.0), resolution=16, mode="RGB")
     images, labels = next(batches.epoch(0))
     assert images.shape == (25, 3, 16, 16) and images.dtype == torch.uint8 and labels.shape == (25,)
     grey = data.train.files.index(str(tmp_path / "folder" / "train" / "class0" / "grey.png"))
     assert torch.equal(images[grey, 0], images[grey, 1])  # a grey image becomes three equal channels
     red = images[labels == 0].float().mean((0, 2, 3))
     assert red[0] > red[1] and red[0] > red[2]
-    mono, _ = next(Batches(data.val, CPU, 4, train=False, size=12, mode="L").epoch(0))
+    mono, _ = next(Batches(data.val, CPU, 4, train=False, crop=CentreCrop(1.0), resolution=12, mode="L").epoch(0))
     assert mono.shape == (4, 1, 12, 12)
 
 
@@ -181,14 +182,15 @@ def test_unreadable_data_directory_is_one_line_error(tmp_path, build, message):
 
 
 @pytest.mark.parametrize("workers", [0, 1])
-def test_undecodable_image_names_the_file(tmp_path, workers):
+def test_undecodable_image_is_skipped_and_named(tmp_path, workers):
     root = write_image_folder(tmp_path)
     broken = root / "val" / "class1" / "broken.png"
     broken.write_bytes(b"not a png")
-    batches = Batches(load_data(root).val, CPU, 4, train=False, size=16, workers=workers)
-    with pytest.raises(DesignerError) as caught:
-        list(batches.epoch(0))
-    assert str(caught.value).startswith(f"cannot decode image {broken}") and "\n" not in str(caught.value)
+    batches = Batches(load_data(root).val, CPU, 4, train=False, crop=CentreCrop(1.0), resolution=16, workers=workers)
+    labels = torch.cat([labels for _, labels in batches.epoch(0)])
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # every readable image, in order; the broken one left out
+    ((path, reason),) = batches.unreadable
+    assert path == str(broken) and reason.startswith("UnidentifiedImageError")
 
 
 def test_training_batches_shard_the_epoch_over_processes(tmp_path):

@@ -145,10 +145,10 @@ def test_mixup_and_cutmix_targets_match_the_mixed_pixels():
         assert (targets.max(1).values < 1).any()
 
 
-def test_eval_transform_crops_the_centre_and_resizes():
+def test_eval_transform_resizes_and_normalises():
     images = torch.zeros(1, 3, 20, 20, dtype=torch.uint8)
     images[..., 5:15, 5:15] = 255
-    out = EvalTransform(10, 3, (0.0,) * 3, (1.0,) * 3, crop=0.5)(images)
-    assert out.shape == (1, 3, 10, 10) and torch.allclose(out, torch.ones_like(out))
+    out = EvalTransform(20, 3, (0.5,) * 3, (0.5,) * 3)(images)
+    assert out.shape == (1, 3, 20, 20) and out[..., 5:15, 5:15].eq(1).all() and out[..., :5, :].eq(-1).all()
     resized = EvalTransform(40, 1, (0.5,), (0.5,), channels_last=True)(images)
     assert resized.shape == (1, 1, 40, 40) and resized.is_contiguous(memory_format=torch.channels_last)

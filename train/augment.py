@@ -1,9 +1,11 @@
 """Batched augmentation on the training device with kornia: uint8 batch in, network input out.
 
-Training: random resized crop to the spec's resolution, horizontal flip, AutoAugment or
-RandAugment, normalisation, random erasing, then mixup or cutmix. Evaluation: centre crop,
-resize, normalise. Kornia draws its random parameters from torch's global CPU generator, so a
-seeded (and, on resume, restored) generator reproduces every batch on any device.
+Training: random resized crop to the spec's resolution (for in-memory data sets; image files
+arrive cropped, see :mod:`train.crops`), horizontal flip, AutoAugment or RandAugment,
+normalisation, random erasing, then mixup or cutmix. Evaluation: resize to the resolution (image
+files arrive centre-cropped at it), normalise. Kornia draws its random parameters from torch's
+global CPU generator, so a seeded (and, on resume, restored) generator reproduces every batch on
+any device.
 
 Kornia picks a policy's operations once per call, for the whole batch; policies therefore run on
 groups of :data:`POLICY_GROUP` images so that a batch sees many operation choices. Colour
@@ -53,29 +55,18 @@ def _memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 
 class EvalTransform(nn.Module):
-    """Centre crop (``crop`` of the side), resize to ``resolution``, normalise."""
+    """Resize to ``resolution`` (if the images are not that size already), normalise."""
 
     def __init__(
-        self,
-        resolution: int,
-        channels: int,
-        mean: Sequence[float],
-        std: Sequence[float],
-        crop: float = 1.0,
-        channels_last: bool = False,
+        self, resolution: int, channels: int, mean: Sequence[float], std: Sequence[float], channels_last: bool = False
     ) -> None:
         super().__init__()
-        self.resolution, self.channels, self.crop, self.channels_last = resolution, channels, crop, channels_last
+        self.resolution, self.channels, self.channels_last = resolution, channels, channels_last
         self.normalize = K.Normalize(torch.tensor(mean), torch.tensor(std))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = to_float(images, self.channels)
-        height, width = x.shape[-2:]
-        keep_h, keep_w = round(height * self.crop), round(width * self.crop)
-        if (keep_h, keep_w) != (height, width):
-            top, left = (height - keep_h) // 2, (width - keep_w) // 2
-            x = x[..., top : top + keep_h, left : left + keep_w]
-        if (keep_h, keep_w) != (self.resolution, self.resolution):
+        if x.shape[-2:] != (self.resolution, self.resolution):
             x = F.interpolate(x, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
         return _memory_format(self.normalize(x), self.channels_last)
 
@@ -84,7 +75,8 @@ class TrainTransform(nn.Module):
     """The recipe's augmentation and mixing; returns the input and the targets for the loss.
 
     Targets are the labels for an unmixed batch and class probabilities for a mixed one (both
-    are valid ``F.cross_entropy`` targets, label smoothing included).
+    are valid ``F.cross_entropy`` targets, label smoothing included). ``crop=False`` leaves out
+    the random resized crop, for images the loader has cropped to ``resolution`` already.
     """
 
     def __init__(
@@ -95,10 +87,15 @@ class TrainTransform(nn.Module):
         mean: Sequence[float],
         std: Sequence[float],
         classes: int,
+        crop: bool = True,
     ) -> None:
         super().__init__()
         self.config, self.channels, self.classes = config, channels, classes
-        self.crop = K.RandomResizedCrop((resolution, resolution), scale=config.crop_scale, cropping_mode="resample")
+        self.crop = (
+            K.RandomResizedCrop((resolution, resolution), scale=config.crop_scale, cropping_mode="resample")
+            if crop
+            else None
+        )
         self.flip = K.RandomHorizontalFlip(p=config.hflip) if config.hflip > 0 else None
         self.policy: nn.Module | None = None
         if config.policy == "autoaugment":
@@ -114,7 +111,9 @@ class TrainTransform(nn.Module):
         )
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.crop(to_float(images, self.channels))
+        x = to_float(images, self.channels)
+        if self.crop is not None:
+            x = self.crop(x)
         if self.flip is not None:
             x = self.flip(x)
         if self.policy is not None:

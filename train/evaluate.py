@@ -15,7 +15,8 @@ from tqdm import tqdm
 from designer.core.errors import DesignerError
 from designer.nn.checkpoint import load_checkpoint, model_from_checkpoint
 from train.augment import EvalTransform, adapt_stats
-from train.datasets import IMAGENET_MEAN, IMAGENET_STD, FileSplit, load_data
+from train.crops import CentreCrop
+from train.datasets import IMAGENET_MEAN, IMAGENET_STD, load_data
 from train.distributed import Dist, process_group
 from train.engine import autocast_dtype
 from train.loader import Batches
@@ -79,6 +80,7 @@ def evaluate_checkpoint(
     workers: int = 8,
     device: str = "auto",
     amp: str = "auto",
+    decode: str = "auto",
     ema: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -95,26 +97,28 @@ def evaluate_checkpoint(
             "evaluate on the data set the network was trained on"
         )
     normalize = saved.get("normalize") or {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
-    crop = float(saved.get("config", {}).get("eval_crop", 0.875)) if isinstance(dataset.val, FileSplit) else 1.0
+    crop = CentreCrop(float(saved.get("config", {}).get("eval_crop", 0.875)))
     with process_group(device) as dist:
         transform = EvalTransform(
             spec.resolution,
             spec.in_channels,
             adapt_stats(normalize["mean"], spec.in_channels),
             adapt_stats(normalize["std"], spec.in_channels),
-            crop=crop,
         )
         batches = Batches(
             dataset.val,
             dist,
             batch_size,
             train=False,
-            size=round(spec.resolution / crop),
-            mode="RGB" if spec.in_channels == 3 else "L",
             workers=workers,
+            crop=crop,
+            resolution=spec.resolution,
+            mode="RGB" if spec.in_channels == 3 else "L",
+            decode=decode,
         )
         dtype = autocast_dtype(amp, dist.device)
         result = evaluate(model.to(dist.device), batches, transform, dist, dtype, progress)
+        (unreadable,) = dist.all_sum([float(len(batches.unreadable))])
     return {
         "checkpoint": str(path),
         "arch": spec.name,
@@ -123,5 +127,6 @@ def evaluate_checkpoint(
         "device": str(dist.device),
         "processes": dist.world,
         "amp": str(dtype).removeprefix("torch.") if dtype else "off",
+        "unreadable": int(unreadable),
         **result.to_dict(),
     }

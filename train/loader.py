@@ -5,47 +5,44 @@ and the epoch alone, so an epoch's order is reproducible and resumable; with one
 plain seeded shuffle) and drop the last partial batch. Evaluation batches take every
 ``world``-th image without padding, so each image counts once.
 
-In-memory splits move to the device once and are indexed there. Image files are decoded by
-``workers`` processes with Pillow into squares of side ``size`` (resize the shorter side, crop
-the centre); the random crops happen later, batched on the device.
+In-memory splits move to the device once and are indexed there; their random crops happen later,
+batched on the device (:mod:`train.augment`). Image files arrive cropped and resized to the
+resolution: the training crop of the whole image (:class:`~train.crops.RandomCrop`) or the
+evaluation centre crop, decoded either on the GPU with nvJPEG, the ``workers`` processes only
+reading the files (:mod:`train.jpeg`, prepared a batch ahead in a thread), or with Pillow in the
+workers (:mod:`train.images`). Files that cannot be decoded are skipped and listed in
+``unreadable`` for the epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from designer.core.errors import DesignerError
-from train.datasets import FileSplit, Split, TensorSplit
+from train.crops import Cropper
+from train.datasets import Split, TensorSplit
 from train.distributed import Dist
+from train.images import ImageFiles, Item, RawBatch, collate
+from train.jpeg import DecodedFiles, DeviceImages, pick_decoder
+from train.prefetch import prefetched
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-class DecodedImages(Dataset[Batch]):
-    """Image files as uint8 (C, size, size) tensors in Pillow ``mode`` ("RGB" or "L")."""
+class EpochKeys(Sampler[tuple[int, int]]):
+    """``(epoch, index)`` for each index of ``order``: the epoch seeds each image's crop."""
 
-    def __init__(self, split: FileSplit, size: int, mode: str) -> None:
-        self.files, self.labels, self.size, self.mode = split.files, split.labels, size, mode
+    def __init__(self, order: DistributedSampler[int] | list[int]) -> None:
+        self.order, self.epoch = order, 0
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((self.epoch, index) for index in self.order)
 
     def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> Batch:
-        path = self.files[index]
-        try:
-            with Image.open(path) as image:
-                image.draft(self.mode, (self.size, self.size))  # JPEG: decode at a reduced scale
-                square = ImageOps.fit(image.convert(self.mode), (self.size, self.size), Image.Resampling.BILINEAR)
-        except Exception as error:  # Pillow raises OSError, ValueError, SyntaxError, ... on broken files
-            raise DesignerError(f"cannot decode image {path} ({error}); remove or replace the file") from None
-        array = torch.from_numpy(np.asarray(square).copy())
-        pixels = array.unsqueeze(0) if array.ndim == 2 else array.permute(2, 0, 1)
-        return pixels, self.labels[index]
+        return len(self.order)
 
 
 class Batches:
@@ -57,10 +54,13 @@ class Batches:
         *,
         train: bool,
         seed: int = 0,
-        size: int = 0,
-        mode: str = "RGB",
         workers: int = 0,
+        crop: Cropper | None = None,
+        resolution: int = 0,
+        mode: str = "RGB",
+        decode: str = "auto",
     ) -> None:
+        """``crop``, ``resolution``, ``mode`` ("RGB" or "L") and ``decode`` (auto, gpu, cpu) apply to image files."""
         self.device = dist.device
         self.batch_size = batch_size
         self.train = train
@@ -75,21 +75,30 @@ class Batches:
             )
         else:
             self.sampler = list(range(dist.rank, len(split), dist.world))
-        self.split = split
-        self.loader: DataLoader[Batch] | None = None
+        self.unreadable: list[tuple[str, str]] = []
+        self.decoding = ""
+        self.loader: DataLoader[Item] | None = None
+        self.on_device: DeviceImages | None = None
+        self.keys = EpochKeys(self.sampler)
         if isinstance(split, TensorSplit):
             self.images = split.images.to(self.device)
             self.labels = split.labels.to(self.device)
-        else:
-            self.loader = DataLoader(
-                DecodedImages(split, size, mode),
-                batch_size=batch_size,
-                sampler=self.sampler,
-                drop_last=train,
-                num_workers=workers,
-                pin_memory=dist.cuda,
-                generator=torch.Generator().manual_seed(seed),  # never draws from the global generator
-            )
+            return
+        if crop is None or resolution < 1:
+            raise ValueError("image files need a crop and a resolution")
+        jpeg, self.decoding = pick_decoder(decode, self.device, 3 if mode == "RGB" else 1)
+        self.on_device = DeviceImages(jpeg, self.device, resolution, mode, self.unreadable) if jpeg else None
+        self.loader = DataLoader(
+            ImageFiles(split, crop, resolution, mode, encoded=jpeg is not None),
+            batch_size=batch_size,
+            sampler=self.keys,
+            drop_last=train,
+            num_workers=workers,
+            collate_fn=collate,
+            pin_memory=dist.cuda and jpeg is None,
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(seed),  # never draws from the global generator
+        )
 
     def __len__(self) -> int:
         count = len(self.sampler)
@@ -97,19 +106,46 @@ class Batches:
 
     @property
     def images_per_epoch(self) -> int:
+        """Images an epoch holds (the files skipped as unreadable included)."""
         return len(self) * self.batch_size if self.train else len(self.sampler)
 
-    def epoch(self, epoch: int) -> Iterator[Batch]:
+    def epoch(self, epoch: int) -> Generator[Batch, None, None]:
         if isinstance(self.sampler, DistributedSampler):
             self.sampler.set_epoch(epoch)
+        self.unreadable.clear()
         if self.loader is None:
             order = torch.tensor(list(self.sampler), dtype=torch.int64, device=self.device)
             for index in order[: self.images_per_epoch].split(self.batch_size):
                 yield self.images[index], self.labels[index]
             return
+        self.keys.epoch = epoch
+        raws = iter(self.loader)
+        if self.on_device is None:
+            yield from self._checked(map(self._from_host, raws))
+            return
+        stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        decoded = prefetched(raws, self._decode, stream)  # nvJPEG in one thread, resizing in another
+        resized = prefetched(decoded, self.on_device.resize, stream)
         try:
-            for images, labels in self.loader:
-                yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
-        except DesignerError as error:  # from a worker: keep the one line, not the worker's traceback
-            last = str(error).strip().splitlines()[-1]
-            raise DesignerError(last.removeprefix(f"{DesignerError.__module__}.{DesignerError.__name__}: ")) from None
+            yield from self._checked(resized)
+        finally:  # stop the resizing thread, then the decoding one
+            resized.close()
+            decoded.close()
+
+    def _checked(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        for images, labels in batches:
+            if len(labels) == 0:
+                path, reason = self.unreadable[-1]
+                raise DesignerError(
+                    f"no image of a batch could be decoded (the last: {path}, {reason}); check the data set's files"
+                )
+            yield images, labels
+
+    def _decode(self, raw: RawBatch) -> DecodedFiles:
+        assert self.on_device is not None
+        self.unreadable.extend(raw.unreadable)
+        return self.on_device.decode(raw)
+
+    def _from_host(self, raw: RawBatch) -> Batch:
+        self.unreadable.extend(raw.unreadable)
+        return raw.pixels.to(self.device, non_blocking=True), raw.labels.to(self.device, non_blocking=True)

@@ -27,6 +27,7 @@ from designer.core.units import format_count
 from designer.nn.checkpoint import load_checkpoint, save_checkpoint
 from train import rundir
 from train.augment import EvalTransform, TrainTransform, adapt_stats
+from train.crops import CentreCrop, RandomCrop
 from train.datasets import FileSplit, ImageData, channel_stats, load_data
 from train.distributed import Dist, process_group
 from train.engine import TrainStep, autocast_dtype, ema_of, parallel, resolve_arch, training_model
@@ -100,16 +101,26 @@ class _Run:
             channels_last=config.channels_last,
             sync_bn=config.sync_bn,
         )
-        folder = isinstance(self.data.train, FileSplit)
-        self.eval_crop = config.eval_crop if folder else 1.0
+        self.folder = isinstance(self.data.train, FileSplit)
         channels, resolution = self.spec.in_channels, self.spec.resolution
-        size, mode = round(resolution / self.eval_crop), "RGB" if channels == 3 else "L"
         per_process = config.batch_size // dist.world
         self.train_batches, self.val_batches = (
             Batches(
-                split, dist, per_process, train=train, size=size, mode=mode, workers=config.workers, seed=config.seed
+                split,
+                dist,
+                per_process,
+                train=train,
+                seed=config.seed,
+                workers=config.workers,
+                crop=crop,
+                resolution=resolution,
+                mode="RGB" if channels == 3 else "L",
+                decode=config.decode,
             )
-            for split, train in ((self.data.train, True), (self.data.val, False))
+            for split, train, crop in (
+                (self.data.train, True, RandomCrop(config.crop_scale, config.seed)),
+                (self.data.val, False, CentreCrop(config.eval_crop)),
+            )
         )
         if len(self.train_batches) == 0:
             raise DesignerError(
@@ -130,8 +141,10 @@ class _Run:
         )
         mean, std = (adapt_stats(values, channels) for values in channel_stats(self.data))
         self.normalize = {"mean": list(mean), "std": list(std)}
-        self.train_transform = TrainTransform(config, resolution, channels, mean, std, self.data.num_classes)
-        self.eval_transform = EvalTransform(resolution, channels, mean, std, self.eval_crop, config.channels_last)
+        self.train_transform = TrainTransform(
+            config, resolution, channels, mean, std, self.data.num_classes, crop=not self.folder
+        )
+        self.eval_transform = EvalTransform(resolution, channels, mean, std, channels_last=config.channels_last)
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
         if saved is not None:
@@ -187,9 +200,11 @@ class _Run:
         self._log_start()
         for epoch in range(self.start_epoch, end):
             record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], **self._train_epoch(epoch)}
+            self._log_unreadable(self.train_batches, f"epoch {epoch + 1}")
             record.update(
                 _prefixed("val_", evaluate(self.model, self.val_batches, self.eval_transform, dist, self.amp))
             )
+            self._log_unreadable(self.val_batches, "validation")
             if self.ema is not None:
                 result = evaluate(self.ema.module, self.val_batches, self.eval_transform, dist, self.amp)
                 record.update(_prefixed("ema_val_", result))
@@ -216,11 +231,13 @@ class _Run:
             disable=not (self.config.progress and dist.main),
         )
         loss_sum = torch.zeros((), dtype=torch.float64, device=dist.device)
+        count = 0
         start = time.perf_counter()
         for index, (images, labels) in enumerate(batches.epoch(epoch)):
             x, targets = self.train_transform(images, labels)
             loss = self.step(x, targets)
             loss_sum += loss.double() * len(images)
+            count += len(images)
             bar.update(len(images) * dist.world)
             if index % 20 == 0 and not bar.disable:
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.3g}")
@@ -228,7 +245,7 @@ class _Run:
             torch.cuda.synchronize(dist.device)
         seconds = time.perf_counter() - start
         bar.close()
-        loss_total, seen = dist.all_sum([loss_sum.item(), float(batches.images_per_epoch)])
+        loss_total, seen = dist.all_sum([loss_sum.item(), float(count)])
         train_loss = loss_total / seen
         if not math.isfinite(train_loss):
             raise DesignerError(
@@ -241,8 +258,15 @@ class _Run:
             "train_images_per_s": seen / seconds,
         }
         if dist.world > 1:
-            record["rank_images"] = dist.gather(batches.images_per_epoch)
+            record["rank_images"] = dist.gather(count)
         return record
+
+    def _log_unreadable(self, batches: Batches, where: str) -> None:
+        """Report the image files skipped in ``where`` (every process takes part)."""
+        (count,) = self.dist.all_sum([float(len(batches.unreadable))])
+        if count:
+            example = f", e.g. {batches.unreadable[0][0]} ({batches.unreadable[0][1]})" if batches.unreadable else ""
+            self.dist.log(f"skipped {int(count)} unreadable image file(s) in {where}{example}; remove or replace them")
 
     def _save(self, epochs_done: int) -> None:
         dist = self.dist
@@ -275,6 +299,8 @@ class _Run:
         params = sum(p.numel() for p in self.model.parameters())
         places = dist.gather(f"rank {dist.rank} {dist.device}")
         dist.log(f"data: {self.data.describe()}")
+        if self.folder:
+            dist.log(f"images decoded by {self.train_batches.decoding}, {config.workers} worker process(es)")
         dist.log(
             f"network: {self.spec.name or 'unnamed'} ({format_count(params)} params, {self.spec.resolution} px)"
             + (f"; {self.note}" if self.note else "")

@@ -28,6 +28,7 @@ from designer.core.spec import ArchSpec
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 POLICIES = ("autoaugment", "randaugment", "none")
 DEVICES = ("auto", "cuda", "cpu")
+DECODES = ("auto", "gpu", "cpu")
 
 
 def _knob(default: Any, help: str, *, runtime: bool = False, choices: tuple[str, ...] | None = None) -> Any:
@@ -79,6 +80,13 @@ class TrainConfig:
     seed: int = _knob(0, "random seed (data order, augmentation, initial weights)")
     device: str = _knob("auto", "device: auto = CUDA when available", runtime=True, choices=DEVICES)
     workers: int = _knob(8, "data-loading processes per training process (ImageFolder)", runtime=True)
+    decode: str = _knob(
+        "auto",
+        "ImageFolder JPEG decoding: gpu = nvJPEG through torchvision (the workers only read files), cpu = Pillow in "
+        "the workers, auto = gpu when training on CUDA and torchvision's GPU decoder works",
+        runtime=True,
+        choices=DECODES,
+    )
     progress: bool = _knob(True, "progress bars", runtime=True)
 
     def __post_init__(self) -> None:
@@ -151,5 +159,5 @@ def validate(config: TrainConfig) -> None:
             f"{{warmup_epochs}} {config.warmup_epochs:g} plus {{cooldown_epochs}} {config.cooldown_epochs:g} exceed "
             f"{{epochs}} {config.epochs}; shorten them"
         )
-    for name, allowed in (("amp", AMP_MODES), ("policy", POLICIES), ("device", DEVICES)):
+    for name, allowed in (("amp", AMP_MODES), ("policy", POLICIES), ("device", DEVICES), ("decode", DECODES)):
         check_choice(name, getattr(config, name), allowed)

@@ -8,21 +8,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from designer.core.errors import DesignerError
+from designer.core.errors import DesignerError, ParameterError
 from designer.core.spec import ACTIVATIONS
 
 
 def register(subparsers: Any) -> None:
     profile = subparsers.add_parser(
         "profile",
-        help="measure per-layer latency tables of a device (or import, list, check, validate them)",
+        help="measure per-layer latency tables of a device (or import, list, choose, check, validate them)",
         description="Without a sub-command: time the ops of the design space on this machine's device "
-        "and write the profile (default: the user profile folder). An interrupted run resumes.",
+        "and write the profile (default: the user profile folder, where it becomes the most recent profile, "
+        "which `designer solve --target-throughput` uses unless a default is set). An interrupted run resumes. "
+        "Settings not given are chosen, printed and recorded in the profile.",
     )
     profile.add_argument("--gpu", help="the target device name, e.g. h100 (must match this device); cpu for CPUs")
-    profile.add_argument("--backend", choices=("torch", "onnxruntime", "tensorrt"), help="what runs the ops")
-    profile.add_argument("--precision", default="fp32", help="fp32 (TF32 off), tf32, fp16 or bf16")
-    profile.add_argument("--batch", type=int, help="batch size the profile is for")
+    profile.add_argument(
+        "--backend",
+        choices=("torch", "onnxruntime", "tensorrt"),
+        help="what runs the ops (default: tensorrt where it imports, as deployment does, else torch)",
+    )
+    profile.add_argument(
+        "--precision",
+        help="fp32 (TF32 off; the default, as the DeepMAD paper's GPU-throughput tables), tf32, fp16 or bf16",
+    )
+    profile.add_argument(
+        "--batch",
+        type=int,
+        help="batch size the profile is for (default: the largest power of two up to 256 at which the grid's "
+        "largest op fits in half the GPU's memory, i.e. a saturated GPU, as the paper measures; 8 on CPUs)",
+    )
     profile.add_argument("--resolution", type=int, default=224, help="input resolution of the design space")
     profile.add_argument("--families", default="basic,bottleneck,mbv2", help="block families whose layers to time")
     profile.add_argument(
@@ -38,8 +52,16 @@ def register(subparsers: Any) -> None:
     profile.set_defaults(handler=run_build)
     commands = profile.add_subparsers(dest="profile_command", metavar="SUBCOMMAND")
 
-    listing = commands.add_parser("list", help="the profiles found, with where they are")
+    listing = commands.add_parser("list", help="the profiles found, with where they are, and the default one")
     listing.set_defaults(handler=run_list)
+
+    use = commands.add_parser(
+        "use", help="set the default profile of `designer solve --target-throughput` (without NAME: show it)"
+    )
+    choice = use.add_mutually_exclusive_group()
+    choice.add_argument("name", nargs="?", help="profile name (v100-trt-fp32, h100-torch-fp16-b256) or path")
+    choice.add_argument("--clear", action="store_true", help="forget the default set with `designer profile use`")
+    use.set_defaults(handler=run_use)
 
     importer = commands.add_parser("import-tinynas", help="convert a published TinyNAS V100 TensorRT table")
     importer.add_argument("file", type=Path, help="conv_data.out, conv_data.out.fp16 or conv_data.out.int8")
@@ -91,13 +113,8 @@ def _families(text: str) -> list[str]:
 def run_build(args: argparse.Namespace) -> int:
     from designer.workflows.profile import profile
 
-    missing = [
-        flag for flag, value in (("--gpu", args.gpu), ("--backend", args.backend), ("--batch", args.batch)) if not value
-    ]
-    if missing:
-        raise DesignerError(
-            f"designer profile needs {', '.join(missing)} (e.g. --gpu h100 --backend torch --batch 256)"
-        )
+    if not args.gpu:
+        raise DesignerError("designer profile needs --gpu NAME, the device here (e.g. --gpu h100; --gpu cpu)")
     profile(
         args.gpu,
         args.backend,
@@ -112,6 +129,7 @@ def run_build(args: argparse.Namespace) -> int:
         output=args.output,
         limit=args.limit,
     )
+    print(_default_line())
     return 0
 
 
@@ -123,6 +141,28 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"{name:<32} {path}")
     if not profiles:
         print("no profiles found in " + ", ".join(str(d) for d in search_dirs()))
+    print(_default_line())
+    return 0
+
+
+def _default_line() -> str:
+    from latency.predict.default import default_profile
+
+    try:
+        choice = default_profile()
+    except ParameterError:
+        return "default: none (set one with `designer profile use NAME`)"
+    except DesignerError as error:
+        return f"default: none; {error}"
+    return f"default: {choice.name} ({choice.reason})"
+
+
+def run_use(args: argparse.Namespace) -> int:
+    from latency.predict.default import set_default_profile
+
+    if args.clear or args.name:
+        set_default_profile(None if args.clear else args.name)
+    print(_default_line())
     return 0
 
 

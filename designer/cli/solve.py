@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     solve.add_argument("--rounds", type=int, default=4, help="most --verify rounds (default 4)")
     solve.add_argument(
-        "--match", metavar="REFERENCE", help="target the throughput of a reference net (resnet50) on --profile"
+        "--match", metavar="REFERENCE", help="target the throughput of a reference net (resnet50) on the profile"
     )
     solve.add_argument("-o", "--output", type=Path, help="write the arch spec (JSON) here")
     solve.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -53,6 +53,24 @@ def design_request(args: argparse.Namespace) -> DesignRequest:
     return DesignRequest(**given(args, DesignRequest))
 
 
+def with_profile(request: DesignRequest, needed: bool, json_output: bool) -> tuple[DesignRequest, dict[str, str]]:
+    """The request with its profile named: when ``needed`` and none is given, the default one,
+    announced on the first line (on stderr with ``--json``, whose stdout stays one JSON object);
+    with the reason for the JSON output."""
+    if request.profile is not None or not needed:
+        return request, {}
+    from latency.predict.default import default_profile
+
+    choice = default_profile()
+    print(
+        f"latency profile {choice.name} ({choice.reason}; --profile NAME or `designer profile use NAME` "
+        "chooses another)",
+        file=sys.stderr if json_output else sys.stdout,
+        flush=True,
+    )
+    return replace(request, profile=str(choice.path)), {"profile_reason": choice.reason}
+
+
 def run_solve(args: argparse.Namespace) -> int:
     from designer.workflows.design import design
 
@@ -61,9 +79,9 @@ def run_solve(args: argparse.Namespace) -> int:
         check_writable(args.output, "arch spec")
     if args.rounds < 1:
         raise ParameterError(f"--rounds must be at least 1, got {args.rounds}")
+    needed = request.target_throughput is not None or args.verify or bool(args.match)
+    request, chosen = with_profile(request, needed, args.json)
     measurer = None
-    if (args.verify or args.match) and not request.profile:
-        raise ParameterError("--verify and --match need {profile} (the target GPU's latency profile)")
     if args.verify:
         from designer.workflows.verify import ProfileMeasurer
 
@@ -80,13 +98,15 @@ def run_solve(args: argparse.Namespace) -> int:
         reference = (spec, analyze_spec(spec, request.weights, request.beta), speed)
         request = replace(request, target_throughput=speed)
     if measurer is not None:
-        return _solve_verified(args, request, measurer, reference)
+        return _solve_verified(args, request, measurer, reference, chosen)
     result = design(request)
-    _emit(args, result, {}, reference)
+    _emit(args, result, chosen, reference)
     return 0
 
 
-def _solve_verified(args: argparse.Namespace, request: DesignRequest, measurer: Any, reference: Any) -> int:
+def _solve_verified(
+    args: argparse.Namespace, request: DesignRequest, measurer: Any, reference: Any, chosen: dict[str, str]
+) -> int:
     from designer.workflows.verify import BAND, Round, in_band, verify
 
     target = request.target_throughput
@@ -105,6 +125,7 @@ def _solve_verified(args: argparse.Namespace, request: DesignRequest, measurer: 
     history = verify(request, measurer, args.rounds, report)
     last = history[-1]
     extra = {
+        **chosen,
         "measured_throughput": last.measured,
         "rounds": [
             {"asked": r.asked, "predicted": r.predicted, "measured": r.measured, "new_ops": r.new_ops} for r in history

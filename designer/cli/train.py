@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--workers", type=int, default=8, help="data-loading processes (ImageFolder)")
     evaluate.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     evaluate.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"))
+    evaluate.add_argument(
+        "--decode", default="auto", choices=("auto", "gpu", "cpu"), help="JPEG decoding (ImageFolder)"
+    )
     evaluate.add_argument("--no-ema", action="store_true", help="evaluate the raw weights even if an EMA is saved")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=run_eval)
@@ -77,6 +80,7 @@ def run_eval(args: argparse.Namespace) -> int:
         workers=args.workers,
         device=args.device,
         amp=args.amp,
+        decode=args.decode,
         ema=not args.no_ema,
         progress=not args.json,
     )

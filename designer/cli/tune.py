@@ -72,12 +72,13 @@ def _without_gpus(argv: list[str]) -> list[str]:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    from designer.cli.solve import design_request
+    from designer.cli.solve import design_request, with_profile
     from designer.workflows.tune import LocalRunner, TuneConfig, open_study, proxy_recipe, tune
     from designer.workflows.tune_report import best_trials, format_table, trial_rows, write_outputs
     from designer.workflows.tune_workers import run_workers
 
     request = design_request(args)
+    request, _ = with_profile(request, request.target_throughput is not None, json_output=False)
     if args.gpus and args.as_worker:
         raise ParameterError("give {gpus} (workers started here) or {as_worker} (this process is one), not both")
     config = TuneConfig(

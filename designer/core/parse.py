@@ -18,10 +18,12 @@ file, the field (``stages[1].stride``) and what to write instead.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import math
 import types
 import typing
+import zlib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,11 +86,14 @@ def loads(text: str, what: str) -> Any:
 
 
 def read_text(path: str | Path, what: str, limit: int = MAX_BYTES) -> str:
-    """The UTF-8 text of ``path``, refusing a missing, unreadable, binary or oversized file."""
+    """The UTF-8 text of ``path`` (gunzipped if it ends in ``.gz``), refusing a missing,
+    unreadable, binary or oversized file."""
     path = Path(path)
     try:
-        with path.open("rb") as handle:
+        with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as handle:
             data = handle.read(limit + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise DesignerError(f"{what} {path} cannot be decoded as gzip ({error}); is it the right file?") from None
     except OSError as error:
         raise DesignerError(f"cannot read {what} {path}: {error.strerror or error}; check the path") from None
     if len(data) > limit:

@@ -37,7 +37,9 @@ class DesignRequest:
     params: float | None = parameter(None, "parameter budget, e.g. 25.6M", parse=parse_count)
     target_throughput: float | None = parameter(None, "least predicted throughput (images/s) on the profile's GPU")
     profile: str | None = parameter(
-        None, "latency profile (name or path) of the target GPU; see `designer profile list`"
+        None,
+        "latency profile (name or path) of the target GPU (default: `designer profile use`, else the most recent "
+        "built or imported here, else this GPU's); see `designer profile list`",
     )
     # --- the mathematical program ------------------------------------------------------------
     rho: float | None = parameter(None, "effectiveness bound rho0 (default: the family's, 0.3 ResNet, 0.5 mbv2)")

@@ -74,14 +74,14 @@ def budget_constraints(request: DesignRequest) -> list[Constraint]:
 
 
 def load_latency_model(request: DesignRequest) -> LatencyModel | None:
-    """The predictor of the request's profile when it sets a throughput target (``None`` otherwise)."""
+    """The predictor of the request's profile when it sets a throughput target (``None`` otherwise);
+    without a profile, the default one (:func:`latency.predict.default.default_profile`)."""
     if request.target_throughput is None:
         return None
-    if request.profile is None:
-        raise ParameterError("{target_throughput} needs {profile} (a latency profile of the target GPU)")
     from latency.predict.cache import load_predictor
+    from latency.predict.default import default_profile
 
-    return load_predictor(request.profile)
+    return load_predictor(request.profile if request.profile is not None else default_profile().path)
 
 
 def design(

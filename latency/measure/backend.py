@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from designer.core.errors import DesignerError
 from designer.core.spec import ArchSpec
 from latency.predict.ops import OpKey
+from latency.predict.profiles import matches_device
 
 MODULES = {
     "torch": "latency.measure.torch_backend",
@@ -77,14 +78,10 @@ def get_backend(name: str, settings: Settings) -> Backend:
 def check_device(backend: Backend, gpu: str) -> None:
     """Refuse to measure a profile for ``gpu`` on another device (``--gpu`` names the target)."""
     actual = backend.device_name()
-    if _squash(gpu) not in _squash(actual):
+    if not matches_device(gpu, actual):
         raise DesignerError(
             f"--gpu {gpu} does not match the device here ({actual}); a {gpu} profile can only be measured on a {gpu}"
         )
-
-
-def _squash(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def wall_clock_median(run: Callable[[], Any], warmup: int, repetitions: int) -> float:

@@ -16,8 +16,8 @@ def to_onnx(module: nn.Module, inputs: list[torch.Tensor], names: list[str]) -> 
     """ONNX bytes of ``module`` at the inputs' fixed shapes.
 
     The TorchScript-based exporter: a profile exports thousands of single ops, and it does
-    one in milliseconds where the torch.export-based one (``export.onnx_export``) takes about
-    a second. It is deprecated but still part of PyTorch.
+    each far faster than the torch.export-based one (``export.onnx_export``). It is deprecated
+    but still part of PyTorch.
     """
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")

@@ -13,7 +13,7 @@ left out and reported; the predictor extrapolates it like any other unmeasured s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,13 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.partial.json")
 
 
-def _resume(path: Path, table: LatencyTable) -> dict[OpKey, float]:
+def _resume(path: Path, table: LatencyTable, base: Path | None) -> dict[OpKey, float]:
     """Every entry already measured for the same gpu, backend, precision and batch: those of the
-    profile at ``path`` and of its partial file (whatever grid they were measured for), and
-    records the earlier grids in ``table``'s provenance."""
+    profile ``base`` extends, of the profile at ``path`` and of its partial file (whatever grid
+    they were measured for), and records the earlier grids in ``table``'s provenance."""
     entries: dict[OpKey, float] = {}
-    for candidate in (path, partial_path(path)):  # the partial file holds the newer work
-        if not candidate.is_file():
+    for candidate in (base, path, partial_path(path)):  # later ones hold newer work
+        if candidate is None or not candidate.is_file():
             continue
         previous = LatencyTable.load(candidate)
         if any(getattr(previous, name) != getattr(table, name) for name in SAME_RUN):
@@ -61,16 +61,21 @@ def build_profile(
     path: Path,
     grid: dict[str, Any],
     progress: bool = True,
+    extra: Mapping[str, Any] | None = None,
+    base: Path | None = None,
 ) -> LatencyTable:
-    """Time ``ops`` (resuming earlier work at ``path``) and write the finished profile there."""
+    """Time ``ops`` (resuming earlier work at ``path``) and write the finished profile there
+    (``extra``: more provenance, such as the settings chosen for the user; ``base``: a profile
+    of the same device elsewhere, such as a shipped one, whose entries the new one keeps)."""
     from tqdm import tqdm
 
     table = LatencyTable(
         gpu, backend.name, backend.settings.precision, batch, environment_provenance(backend.provenance())
     )
     table.provenance["grid"] = grid
+    table.provenance.update(extra or {})
     table.provenance["previous_grids"] = []
-    table.entries = _resume(path, table)  # never dropped: a narrower run adds to what is there
+    table.entries = _resume(path, table, base)  # never dropped: a narrower run adds to what is there
     todo = [op for op in ops if op not in table.entries]
     failed: list[str] = []
     partial = partial_path(path)

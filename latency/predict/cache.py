@@ -1,7 +1,8 @@
-"""Fitted predictors kept on disk, so that repeated solves skip the fit (about 2 s per profile).
+"""Fitted predictors kept on disk, so that repeated solves skip the fit.
 
-A cached fit is keyed by the profile file's bytes and the source of the fitting code, so an
-edited profile or a new version of the predictor never reuses a stale one. The folder is
+What that saves: the first and cached-fit wall times in docs/RESULTS.md, 'Solver'. A cached
+fit is keyed by the profile file's bytes and the source of the fitting code, so an edited
+profile or a new version of the predictor never reuses a stale one. The folder is
 ``$DESIGNER_CACHE_DIR``, else ``$XDG_CACHE_HOME/designer/predictors`` (``~/.cache/...``); a
 cache that cannot be read or written is ignored (the fit is just done again).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from designer.core.fileio import atomic_write_bytes
 from latency.predict import completion, predictor
 from latency.predict.predictor import Predictor
-from latency.predict.profiles import resolve_profile
+from latency.predict.profiles import profile_stem, resolve_profile
 from latency.predict.table import LatencyTable
 
 
@@ -34,7 +35,7 @@ def _fit_code_digest() -> bytes:
 def cache_path(profile: Path) -> Path:
     """Where the fit of this profile file (as it is now) is kept."""
     digest = hashlib.sha256(profile.read_bytes() + _fit_code_digest()).hexdigest()[:32]
-    return cache_dir() / f"{profile.stem}-{digest}.pkl"
+    return cache_dir() / f"{profile_stem(profile)}-{digest}.pkl"
 
 
 def load_predictor(profile: str | Path) -> Predictor:

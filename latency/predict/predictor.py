@@ -16,15 +16,16 @@ i.e. images, form groups of their own per input width):
 
 * **Tensor-core steps**: fp16 / bf16 / tf32 convs on GPU backends pad channels to a tile
   (:data:`SNAP_TILE`); a count between measured points is priced as the next measured count
-  within its tile (on the H100 in fp16 a 3x3 conv at 520 channels takes as long as at 576,
-  60 % longer than at 512; ``benchmarks/channel_steps.py``). Off tensor cores this does harm:
-  on the V100 FP32 tables it drops held-out widths within 10 % from 79 % to 72 % at batch 1
-  (``benchmarks/predictor_ablation.py``).
+  within its tile (how large the steps are: ``benchmarks/channel_steps.py``, docs/RESULTS.md,
+  'Latency tables'). Off tensor cores this does harm: on the V100 FP32 tables it lowers the
+  share of held-out widths predicted within 10 % (``benchmarks/predictor_ablation.py``; same
+  section).
 * **Misaligned convs**: on GPU backends, channel counts that are odd multiples of 8 (above
-  64) run at their own speed (on tensor cores slower still; in fp32 on the H100 about 6-12 %
-  slower than the aligned model says). They are left out of the grid above; the median of measured / predicted over the
-  profile's misaligned entries (the grid's alignment probes, per kernel and stride) scales
-  their prediction, and a measured one is returned as measured.
+  64) run at their own speed (on tensor cores slower still; how much slower than the aligned
+  model says: ``benchmarks/misaligned_slowdown.py``, docs/RESULTS.md, 'Latency tables'). They
+  are left out of the grid above; the median of measured / predicted over the profile's
+  misaligned entries (the grid's alignment probes, per kernel and stride) scales their
+  prediction, and a measured one is returned as measured.
 
 Ops a profile lacks are priced from the nearest thing it has: a missing kind variant from
 its sibling (activation first, then the residual add), a missing kernel or stride from the
@@ -106,7 +107,7 @@ def work_features(kind: str, cin: Any, res: Any, cout: Any, kernel: int, stride:
 
 def _fit_work(features: np.ndarray, ms: np.ndarray) -> np.ndarray:
     """Non-negative ``[t0, a, b]`` minimising the relative error of ``features @ c`` to ``ms``."""
-    from scipy.optimize import nnls  # only when fitting: a cached fit skips SciPy's import (~1 s)
+    from scipy.optimize import nnls  # only when fitting: a cached fit skips importing SciPy
 
     rows = features / ms[:, None]
     scale = np.maximum(rows.max(0), 1e-30)

@@ -18,12 +18,14 @@ laid out to diff well: the header first, then ``entries`` sorted by key, one per
     }
 
 ``ms`` is the median latency of the op for the whole batch (see :mod:`latency.predict.ops` for the
-kinds and key fields). ``complete`` is false in the partial file of an interrupted run. Loading
-is strict (:mod:`designer.core.parse`): exact types, no repeated entry.
+kinds and key fields). ``complete`` is false in the partial file of an interrupted run. A file
+named ``.json.gz`` holds the same text gzipped (the shipped V100 tables). Loading is strict
+(:mod:`designer.core.parse`): exact types, no repeated entry.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from designer.core.errors import DesignerError
-from designer.core.fileio import atomic_write_text
+from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from designer.core.parse import build, read_json
 from latency.predict.ops import KINDS, OpKey
 
@@ -47,7 +49,8 @@ TENSOR_CORE_PRECISIONS = ("fp16", "bf16", "tf32")
 
 def on_tensor_cores(backend: str, precision: str) -> bool:
     """Whether this backend's convs run on tensor cores at this precision (GPU backends in
-    fp16, bf16 and tf32), about three times as fast as off them (so the dense grid is affordable)."""
+    fp16, bf16 and tf32), where profiling is cheap enough for the dense grid (docs/RESULTS.md,
+    'Latency tables', build time)."""
     return backend in GPU_BACKENDS and precision in TENSOR_CORE_PRECISIONS
 
 
@@ -94,7 +97,12 @@ class LatencyTable:
         return f'{head},\n  "entries": [\n{body}\n  ]\n}}\n' if rows else f'{head},\n  "entries": []\n}}\n'
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(Path(path), self.to_text())
+        """Write the profile; a ``.gz`` path is gzipped (reproducibly: no time stamp)."""
+        path = Path(path)
+        if path.suffix == ".gz":
+            atomic_write_bytes(path, gzip.compress(self.to_text().encode(), compresslevel=9, mtime=0))
+        else:
+            atomic_write_text(path, self.to_text())
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "profile") -> LatencyTable:

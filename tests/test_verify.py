@@ -1,0 +1,78 @@
+"""The closed loop (``designer.workflows.verify``) with a fake measurer: a device whose real
+latency differs from the profile by a known factor, and ops the profile lacks."""
+
+from dataclasses import replace
+
+import pytest
+from support.latency import synthetic_keys, synthetic_table, true_latency
+
+from designer.core.errors import ParameterError
+from designer.core.request import DesignRequest
+from designer.core.spec import ArchSpec
+from designer.core.structure import arch_layers
+from designer.workflows.verify import BAND, in_band, verify
+from latency.predict.ops import layer_ops
+from latency.predict.predictor import Predictor
+
+REQUEST = DesignRequest(
+    family="basic",
+    resolution=32,
+    stages=3,
+    max_width=128,
+    max_depth=4,
+    num_classes=10,
+    target_throughput=10000,
+    allow_extrapolation=True,  # the synthetic profile stops at 8 px; the designs' last stage runs at 4
+)
+
+
+class FakeMeasurer:
+    """The synthetic device, ``slowdown`` times slower than its profile says, which starts with
+    only part of the ops; missing ops are 'timed' from the true law."""
+
+    def __init__(self, slowdown: float, keep_every: int = 1) -> None:
+        self.slowdown = slowdown
+        self.table = synthetic_table(batch=8, keys=synthetic_keys()[::keep_every])
+        self.added: list[int] = []
+
+    def predictor(self) -> Predictor:
+        return Predictor(self.table)
+
+    def throughput(self, spec: ArchSpec) -> float:
+        latency = sum(true_latency(op, self.table.batch) for layer in arch_layers(spec) for op in layer_ops(layer))
+        return 1000.0 * self.table.batch / (latency * self.slowdown)
+
+    def add_missing_ops(self, spec: ArchSpec) -> int:
+        missing = {op for layer in arch_layers(spec) for op in layer_ops(layer)} - self.table.entries.keys()
+        self.table = replace(self.table, entries={**self.table.entries, **{op: true_latency(op, 8) for op in missing}})
+        self.added.append(len(missing))
+        return len(missing)
+
+
+def test_loop_corrects_a_systematic_error_into_the_band():
+    measurer = FakeMeasurer(slowdown=1.3)
+    history = verify(REQUEST, measurer, rounds=4)
+    target = REQUEST.target_throughput
+    assert len(history) >= 2, "the first round must miss: the device is 30 % slower than its profile"
+    assert history[0].measured < target
+    assert in_band(history, target) and target <= history[-1].measured <= BAND * target
+    assert history[1].asked > target  # corrected upwards by the measured / predicted ratio
+
+
+def test_a_missed_round_adds_the_ops_the_profile_lacks():
+    measurer = FakeMeasurer(slowdown=1.2, keep_every=3)
+    history = verify(REQUEST, measurer, rounds=4)
+    assert in_band(history, REQUEST.target_throughput)
+    assert history[0].new_ops > 0 and [entry.new_ops for entry in history[:-1]] == measurer.added
+
+
+def test_loop_needs_a_target():
+    with pytest.raises(ParameterError, match="target_throughput"):
+        verify(replace(REQUEST, target_throughput=None), FakeMeasurer(1.0))
+
+
+def test_loop_refuses_designs_the_profile_does_not_cover():
+    measurer = FakeMeasurer(1.0)
+    with pytest.raises(ParameterError, match="not a prediction to trust") as error:
+        verify(replace(REQUEST, allow_extrapolation=False), measurer)
+    assert error.value.parameters == ["allow_extrapolation"] and measurer.added == []
