@@ -30,6 +30,15 @@ def test_a_trial_run_with_limit_adds_to_a_profile_and_drops_nothing(tmp_path, ca
     assert after.provenance["grid"]["ops"] == 5 and after.provenance["previous_grids"][0]["ops"] == len(before)
 
 
+def test_a_first_user_profile_keeps_the_shipped_entries_it_shadows(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DESIGNER_PROFILE_DIR", str(tmp_path))
+    argv = ["profile", "--gpu", "cpu", "--backend", "onnxruntime", "--precision", "fp32", "--batch", "8"]
+    assert main([*argv, "--resolution", "32", "--families", "basic", "--limit", "3"]) == 0
+    shipped = LatencyTable.load(shipped_dir() / "cpu-ort-fp32-b8.json")
+    mine = LatencyTable.load(tmp_path / "cpu-ort-fp32-b8.json")  # now first in the search path
+    assert mine.entries.keys() >= shipped.entries.keys()
+
+
 def test_interrupted_writes_leave_nothing_behind(tmp_path):
     target = tmp_path / "last.pt"
     stale = [tmp_path / f"{temp_prefix(target)}{n}.tmp" for n in ("a1", "b2")]
