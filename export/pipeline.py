@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from designer.core.errors import ParameterError
-from designer.core.fileio import atomic_write_bytes
+from designer.core.fileio import atomic_write_bytes, check_writable
 from designer.core.spec import ArchSpec
 from export.deps import check_tensorrt
 from export.onnx_export import OPSET, export_onnx, verify_onnx
@@ -40,10 +40,13 @@ class ExportRequest:
         """Raise on a request that cannot succeed, before anything is loaded or built."""
         if not (self.onnx or self.engine or self.triton_repo):
             raise ParameterError("nothing to export; give {onnx} PATH, {engine} PATH and/or {triton_repo} DIR")
+        for what, path in (("ONNX model", self.onnx), ("engine", self.engine)):
+            if path is not None:
+                check_writable(path, what)
         if self.triton_repo:
             if not self.name:
                 raise ParameterError("{triton_repo} needs {name}, the model's name in Triton")
-            check_target(self.triton_repo, self.name, self.instances)
+            check_writable(check_target(self.triton_repo, self.name, self.instances), "Triton model")
             model_config_schema()
         if self.engine:
             check_tensorrt()

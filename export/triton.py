@@ -26,6 +26,7 @@ from typing import Any
 import onnx
 
 from designer.core.errors import DesignerError
+from designer.core.fileio import os_reason, remove_stale_temps, temp_prefix
 from export.deps import require
 
 PLATFORMS = {"onnxruntime_onnx": "model.onnx", "tensorrt_plan": "model.plan"}
@@ -169,8 +170,14 @@ def write_repository(repo: Path, model: TritonModel, payload: bytes, version: in
     target = check_target(repo, model.name, model.instances)
     config = model.config()
     parse_config(config)
-    repo.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{model.name}.", suffix=".tmp", dir=repo))
+    try:
+        repo.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        temp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".tmp", dir=repo))
+    except OSError as error:
+        raise DesignerError(
+            f"cannot write to the Triton repository {repo}: {os_reason(error)}; choose another"
+        ) from None
     try:
         (temp / str(version)).mkdir()
         (temp / str(version) / model.filename).write_bytes(payload)
@@ -178,7 +185,9 @@ def write_repository(repo: Path, model: TritonModel, payload: bytes, version: in
         (temp / "README.md").write_text(model.readme(repo))
         os.chmod(temp, 0o755)  # mkdtemp makes it private; Triton containers often run as another user
         os.rename(temp, target)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(temp, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise DesignerError(f"cannot write {target}: {os_reason(error)}; free space or choose another") from None
         raise
     return target

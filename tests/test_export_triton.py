@@ -89,7 +89,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "write_text", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DesignerError, match="disk full"):
         write_repository(tmp_path, resnet_like(), b"model bytes")
     assert list(tmp_path.iterdir()) == []
 

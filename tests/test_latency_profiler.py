@@ -47,6 +47,22 @@ class FakeBackend:
         raise NotImplementedError
 
 
+def test_a_narrower_run_adds_to_a_profile_and_never_drops_entries(tmp_path):
+    ops = sorted(synthetic_keys())
+    path = tmp_path / "h100-torch-fp32-b8.json"
+    build_profile(FakeBackend(), "h100", 8, ops[:60], path, {"resolution": 32}, progress=False)
+    backend = FakeBackend()  # like --limit, --families or --resolution: fewer or other ops than before
+    table = build_profile(backend, "h100", 8, ops[50:55] + ops[60:65], path, {"resolution": 16}, progress=False)
+    assert backend.calls == 5 and LatencyTable.load(path).entries.keys() == set(ops[:65])
+    assert table.provenance["grid"] == {"resolution": 16} and table.provenance["previous_grids"] == [{"resolution": 32}]
+    with pytest.raises(KeyboardInterrupt):  # interrupted: the partial file holds the old entries and the new ones
+        build_profile(FakeBackend(interrupt_after=2), "h100", 8, ops[70:80], path, {"resolution": 8}, progress=False)
+    assert len(LatencyTable.load(partial_path(path)).entries) == 67 and len(LatencyTable.load(path).entries) == 65
+    table = build_profile(FakeBackend(), "h100", 8, ops[:1], path, {"resolution": 32}, progress=False)
+    assert len(table.entries) == 67 and not partial_path(path).exists()
+    assert {"resolution": 8} in table.provenance["previous_grids"]
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     ops = sorted(synthetic_keys())[:40]
     path = tmp_path / "h100-torch-fp32-b8.json"

@@ -17,6 +17,7 @@ from latency.predict.profiles import available, resolve_profile, summary
 from latency.predict.table import LatencyTable
 
 SOLVE = ["solve", "--family", "mbv2", "--target-throughput", "400", "--resolution", "32", "--max-depth", "4"]
+SOLVE += ["--stages", "5", "--kernel", "5", "--expansion", "6"]  # the space the shipped CPU profile measured
 
 
 @pytest.fixture

@@ -27,11 +27,16 @@ def test_profile_round_trips_one_sorted_entry_per_line(tmp_path):
     "change, message",
     [
         (lambda d: d.update(version=7), "version 7 is not supported"),
-        (lambda d: d.update(backend="cuda-magic"), "backend 'cuda-magic' is unknown"),
-        (lambda d: d["provenance"].pop("device_name"), "provenance must be an object"),
-        (lambda d: d["entries"].append(["conv_act", 8, 8, 8, 3, 1, -1.0]), "is not [kind, cin, res, cout"),
-        (lambda d: d["entries"].append(["warp", 8, 8, 8, 3, 1, 1.0]), "is not [kind, cin, res, cout"),
-        (lambda d: d["entries"].append(list(d["entries"][0])), "repeats"),
+        (lambda d: d.update(backend="cuda-magic"), 'backend "cuda-magic" is unknown'),
+        (lambda d: d["provenance"].pop("device_name"), "provenance lacks device_name"),
+        (lambda d: d["entries"].append(["conv_act", 8, 8, 8, 3, 1, -1.0]), "ms must be a positive latency"),
+        (lambda d: d["entries"].append(["warp", 8, 8, 8, 3, 1, 1.0]), 'kind "warp" is unknown'),
+        (lambda d: d["entries"].append(list(d["entries"][0])), "repeats entries[0]"),
+        (lambda d: d["entries"].append(["conv_act", 8.0, 8, 8, 3, 1, 1.0]), "must be a whole number, got 8.0"),
+        (lambda d: d["entries"].append(["conv_act", True, 8, 8, 3, 1, 1.0]), "must be a whole number, got true"),
+        (lambda d: d.update(batch="8"), 'batch must be a whole number, got "8"; write 8 without quotes'),
+        (lambda d: d.update(complete="false"), "complete must be true or false"),
+        (lambda d: d.update(entries={}), "entries must be a list of lists"),
     ],
 )
 def test_invalid_profiles_fail_with_one_line(tmp_path, change, message):

@@ -145,7 +145,7 @@ def test_resume_refuses_another_network_or_recipe(capsys, tmp_path):
     "argv, message",
     [
         (["--data", "/nonexistent/data"], "data directory /nonexistent/data does not exist"),
-        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--batch-size", "0"], "--batch-size must be a whole number of at least 1"),
         (["--amp", "fp16", "--device", "cpu"], "--amp fp16 needs a CUDA GPU"),
         (["--batch-size", "4096", "--device", "cpu"], "fewer than one batch per process"),
     ],

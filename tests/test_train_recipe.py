@@ -8,7 +8,8 @@ import pytest
 import torch
 from support.specs import tiny_spec
 
-from designer.core.errors import DesignerError
+from designer.core.errors import DesignerError, ParameterError
+from designer.core.params import flag
 from designer.nn.model import build_model
 from train.augment import EvalTransform, TrainTransform, adapt_stats, to_float
 from train.optim import WarmupCosine, build_optimizer, peak_lr
@@ -41,20 +42,40 @@ def test_resuming_may_change_runtime_settings_only():
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"epochs": 0}, "--epochs must be a positive integer"),
-        ({"mix_prob": 1.5}, "--mix-prob must be in [0, 1]"),
+        ({"epochs": 0}, "--epochs must be a whole number of at least 1, got 0"),
+        ({"epochs": 2.0}, "--epochs must be a whole number of at least 1, got 2.0"),
+        ({"mix_prob": 1.5}, "--mix-prob must be a finite number at least 0 and at most 1"),
         ({"crop_scale": (0.9, 0.2)}, "--crop-scale needs 0 < MIN <= MAX <= 1"),
         ({"epochs": 4, "warmup_epochs": 5}, "exceed --epochs 4"),
         ({"amp": "fp8"}, "--amp 'fp8' is not one of"),
-        ({"ema_decay": 1.0}, "--ema-decay must be in [0, 1)"),
+        ({"ema_decay": 1.0}, "--ema-decay must be below 1"),
+        ({"warmup_epochs": math.nan}, "--warmup-epochs must be a finite number at least 0, got nan"),
+        ({"mixup": math.nan}, "--mixup must be a finite number at least 0, got nan"),
+        ({"lr": math.inf}, "--lr must be a finite number above 0, got inf"),
+        ({"nesterov": "no"}, "--nesterov must be true or false, got 'no'"),
     ],
 )
 def test_bad_settings_name_their_flag(changes, message):
-    with pytest.raises(DesignerError, match=None) as caught:
+    with pytest.raises(ParameterError) as caught:
         config(**changes)
-    assert message in str(caught.value)
-    with pytest.raises(DesignerError, match="unknown key"):
-        TrainConfig.from_dict({**PLACES, "learning_rate": 1})
+    assert message in caught.value.render(flag)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"learning_rate": 1}, "unknown key(s) learning_rate"),
+        ({"epochs": 2.0}, "epochs must be a whole number, got 2.0; write 2"),
+        ({"nesterov": "false"}, "nesterov must be true or false"),
+        ({"crop_scale": [0.5]}, "crop_scale must be a list of 2 values"),
+        ({"arch": 5}, "arch must be a string or an object"),
+        ({"mixup": -1}, "mixup must be a finite number at least 0, got -1"),
+    ],
+)
+def test_saved_configs_are_read_strictly(changes, message):
+    with pytest.raises(DesignerError) as caught:
+        TrainConfig.from_dict({**config().to_dict(), **changes}, "train config c.json")
+    assert str(caught.value).startswith("train config c.json") and message in str(caught.value)
 
 
 def test_schedule_warms_up_decays_by_cosine_and_cools_down():

@@ -18,6 +18,8 @@ ARGS = [
     "32",
     "--stages",
     "3",
+    "--kernel",
+    "3",
     "--max-width",
     "48",
     "--max-depth",

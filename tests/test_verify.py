@@ -15,7 +15,14 @@ from latency.predict.ops import layer_ops
 from latency.predict.predictor import Predictor
 
 REQUEST = DesignRequest(
-    family="basic", resolution=32, stages=3, max_width=128, max_depth=4, num_classes=10, target_throughput=10000
+    family="basic",
+    resolution=32,
+    stages=3,
+    max_width=128,
+    max_depth=4,
+    num_classes=10,
+    target_throughput=10000,
+    allow_extrapolation=True,  # the synthetic profile stops at 8 px; the designs' last stage runs at 4
 )
 
 
@@ -62,3 +69,10 @@ def test_a_missed_round_adds_the_ops_the_profile_lacks():
 def test_loop_needs_a_target():
     with pytest.raises(ParameterError, match="target_throughput"):
         verify(replace(REQUEST, target_throughput=None), FakeMeasurer(1.0))
+
+
+def test_loop_refuses_designs_the_profile_does_not_cover():
+    measurer = FakeMeasurer(1.0)
+    with pytest.raises(ParameterError, match="not a prediction to trust") as error:
+        verify(replace(REQUEST, allow_extrapolation=False), measurer)
+    assert error.value.parameters == ["allow_extrapolation"] and measurer.added == []

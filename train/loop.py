@@ -149,6 +149,8 @@ class _Run:
         self.start_epoch = 0
         if saved is not None:
             self._restore(saved)  # last: it sets the random generators
+            if dist.main and not (self.run_dir / rundir.CONFIG).is_file():
+                config.save(self.run_dir / rundir.CONFIG)  # a lost config.json, restored from the checkpoint
         else:
             seed_all(config.seed + dist.rank)
             if dist.main:

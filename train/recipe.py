@@ -14,13 +14,15 @@ resumed run must keep them (see :func:`recipe_differences`).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from designer.core.errors import DesignerError
+from designer.core.errors import ParameterError
 from designer.core.fileio import atomic_write_text
-from designer.core.params import flag, parameter, parameters
+from designer.core.params import check_choice, check_int, check_number, flag, is_number, parameter, parameters
+from designer.core.parse import build, read_json
 from designer.core.spec import ArchSpec
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -97,17 +99,13 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DesignerError(f"train config has unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}")
-        values = dict(data)
-        if isinstance(values.get("arch"), dict):
-            values["arch"] = ArchSpec.from_dict(values["arch"])
-        if "crop_scale" in values:
-            values["crop_scale"] = tuple(values["crop_scale"])
-        return cls(**values)
+    def from_dict(cls, data: Any, where: str = "train config") -> TrainConfig:
+        """The config of a parsed JSON object (a run's ``config.json``), checked strictly."""
+        return build(cls, data, where)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.from_dict(read_json(path, "train config"), f"train config {path}")
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
@@ -128,36 +126,38 @@ def recipe_differences(saved: TrainConfig, new: TrainConfig) -> list[str]:
 
 
 def validate(config: TrainConfig) -> None:
-    """Raise :class:`DesignerError` naming the first bad value and its flag."""
+    """Raise :class:`ParameterError` naming the first bad value (its flag on the command line)."""
+    if not isinstance(config.arch, (str, ArchSpec)) or not config.arch:
+        raise ParameterError("{arch} must be an arch spec, an arch JSON path or a reference name")
+    for name in ("data", "out"):
+        if not isinstance(getattr(config, name), str) or not getattr(config, name):
+            raise ParameterError(f"{{{name}}} must be a folder path")
     for name in ("epochs", "batch_size", "randaugment_n"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DesignerError(f"{flag(name)} must be a positive integer, got {value!r}")
-    if config.workers < 0:
-        raise DesignerError(f"--workers must be 0 or more, got {config.workers}")
-    if not 1 <= config.randaugment_m <= 29:
-        raise DesignerError(f"--randaugment-m must be in 1..29, got {config.randaugment_m}")
+        check_int(name, getattr(config, name))
+    check_int("workers", config.workers, 0)
+    check_int("randaugment_m", config.randaugment_m, 1, 29)
+    check_int("seed", config.seed, 0, 2**63 - 1)
     for name in ("lr", "eval_crop"):
-        if not getattr(config, name) > 0:
-            raise DesignerError(f"{flag(name)} must be positive, got {getattr(config, name)}")
+        check_number(name, getattr(config, name), high=1.0 if name == "eval_crop" else math.inf)
     for name in ("min_lr", "warmup_epochs", "cooldown_epochs", "weight_decay", "mixup", "cutmix"):
-        if getattr(config, name) < 0:
-            raise DesignerError(f"{flag(name)} must be 0 or more, got {getattr(config, name)}")
+        check_number(name, getattr(config, name), above=False)
     for name in ("momentum", "label_smoothing", "bn_momentum", "hflip", "random_erasing", "mix_prob", "mix_switch"):
-        if not 0 <= getattr(config, name) <= 1:
-            raise DesignerError(f"{flag(name)} must be in [0, 1], got {getattr(config, name)}")
-    if not 0 <= config.ema_decay < 1:
-        raise DesignerError(f"--ema-decay must be in [0, 1), got {config.ema_decay}")
-    if config.eval_crop > 1:
-        raise DesignerError(f"--eval-crop must be at most 1, got {config.eval_crop}")
-    low, high = config.crop_scale
-    if not 0 < low <= high <= 1:
-        raise DesignerError(f"--crop-scale needs 0 < MIN <= MAX <= 1, got {low} {high}")
+        check_number(name, getattr(config, name), above=False, high=1.0)
+    check_number("ema_decay", config.ema_decay, above=False, high=1.0)
+    if config.ema_decay == 1:
+        raise ParameterError("{ema_decay} must be below 1 (1 never updates the average), got 1")
+    scale = config.crop_scale
+    if not (isinstance(scale, tuple) and len(scale) == 2 and all(is_number(v) for v in scale)) or not (
+        0 < scale[0] <= scale[1] <= 1
+    ):
+        raise ParameterError(f"{{crop_scale}} needs 0 < MIN <= MAX <= 1, got {scale!r}")
+    for item in knobs():
+        if isinstance(item.default, bool) and not isinstance(getattr(config, item.name), bool):
+            raise ParameterError(f"{{{item.name}}} must be true or false, got {getattr(config, item.name)!r}")
     if config.warmup_epochs + config.cooldown_epochs > config.epochs:
-        raise DesignerError(
-            f"--warmup-epochs {config.warmup_epochs:g} plus --cooldown-epochs {config.cooldown_epochs:g} exceed "
-            f"--epochs {config.epochs}; shorten them"
+        raise ParameterError(
+            f"{{warmup_epochs}} {config.warmup_epochs:g} plus {{cooldown_epochs}} {config.cooldown_epochs:g} exceed "
+            f"{{epochs}} {config.epochs}; shorten them"
         )
     for name, allowed in (("amp", AMP_MODES), ("policy", POLICIES), ("device", DEVICES), ("decode", DECODES)):
-        if getattr(config, name) not in allowed:
-            raise DesignerError(f"{flag(name)} {getattr(config, name)!r} is not one of {', '.join(allowed)}")
+        check_choice(name, getattr(config, name), allowed)

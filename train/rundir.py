@@ -1,6 +1,6 @@
 """The run directory: file names, the per-epoch metrics file and the plot of the curves.
 
-``config.json`` (the recipe), ``arch.json`` (the trained spec), ``metrics.jsonl`` (one JSON
+``config.json`` (the recipe; ``last.pt`` holds a copy), ``arch.json`` (the trained spec), ``metrics.jsonl`` (one JSON
 object per epoch), ``curves.png``, ``last.pt`` (every epoch) and ``best.pt`` (best validation
 top-1). Every file is written atomically.
 """
@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
+from train.recipe import TrainConfig
 
 CONFIG = "config.json"
 ARCH = "arch.json"
@@ -20,6 +22,19 @@ METRICS = "metrics.jsonl"
 CURVES = "curves.png"
 LAST = "last.pt"
 BEST = "best.pt"
+
+
+def saved_config(run_dir: Path) -> TrainConfig:
+    """The recipe a run was started with: its ``config.json``, else the copy in its ``last.pt``."""
+    path, last = run_dir / CONFIG, run_dir / LAST
+    if path.is_file() or not last.is_file():
+        if not path.is_file():
+            raise DesignerError(f"nothing to resume: {run_dir} holds no {CONFIG} and no {LAST}; drop --resume to start")
+        return TrainConfig.load(path)
+    from designer.nn.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(last).get("config")
+    return TrainConfig.from_dict(saved, f"the config saved in {last}")
 
 
 def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> None:

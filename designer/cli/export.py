@@ -20,7 +20,12 @@ def register(subparsers: Any) -> None:
         description="Export an arch spec (random weights) or a checkpoint. The ONNX model is always built and "
         "checked against PyTorch in onnxruntime first; --engine and --triton-repo are built from it.",
     )
-    export.add_argument("model", type=Path, metavar="ARCH_OR_CHECKPOINT", help="arch spec JSON or checkpoint file")
+    export.add_argument(
+        "model",
+        type=Path,
+        metavar="ARCH_OR_CHECKPOINT",
+        help="arch spec JSON, checkpoint file or run directory (its last.pt)",
+    )
     export.add_argument("--onnx", type=Path, metavar="PATH", help="write the ONNX model here")
     export.add_argument("--engine", type=Path, metavar="PATH", help="build a TensorRT engine (plan) here")
     export.add_argument("--precision", default="fp16", help="engine precision, fp32 or fp16 (default fp16)")

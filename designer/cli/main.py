@@ -55,10 +55,12 @@ def crash_report(error: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    args_list = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     try:
-        args = parser.parse_args(None if argv is None else [str(arg) for arg in argv])
+        args = parser.parse_args(args_list)
     except SystemExit as done:  # --help, or a usage error already printed in one line
         return done.code if isinstance(done.code, int) else 2
+    args.argv = args_list  # for commands that start copies of themselves (tune --gpus)
     try:
         return int(args.handler(args) or 0)
     except DesignerError as error:
@@ -74,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the guard: never a traceback on the terminal
         try:
             where = f"; the full report is in {crash_report(error)}"
-        except OSError:
+        except (OSError, DesignerError):
             where = ""
         first = next(iter(str(error).splitlines()), "")
         print(f"error: unexpected {type(error).__name__}: {first}{where}", file=sys.stderr)

@@ -74,6 +74,14 @@ def register(subparsers: Any) -> None:
     check.add_argument("profile", help="profile name or path")
     check.add_argument("--holdout", type=float, default=0.1, help="fraction of entries held out (default 0.1)")
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        metavar="ARCH",
+        help="also report how much of this network's predicted latency is extrapolated (arch JSON or reference "
+        "name; repeatable)",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(handler=run_check)
 
@@ -173,20 +181,48 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from latency.predict.cache import load_predictor
     from latency.predict.check import holdout_check
-    from latency.predict.profiles import resolve_profile
-    from latency.predict.table import LatencyTable
+    from latency.predict.coverage import coverage, describe_ranges, unmeasured_kinds
 
-    table = LatencyTable.load(resolve_profile(args.profile))
+    predictor = load_predictor(args.profile)
+    table = predictor.table
+    networks = {arch: coverage(predictor, _network(arch, table)) for arch in args.arch}
     result = holdout_check(table, args.holdout, args.seed)
     if args.json:
-        print(json.dumps({"profile": table.name, "holdout": args.holdout, "seed": args.seed, **result.to_dict()}))
-    else:
-        print(
-            f"{table.name}: {result.count} held-out entries: median |error| {result.median_abs_error:.2%}, "
-            f"p90 {result.p90_abs_error:.2%}, within +-10% {result.within_10pct:.1%}, worst {result.max_abs_error:.1%}"
-        )
+        report = {"profile": table.name, "holdout": args.holdout, "seed": args.seed, **result.to_dict()}
+        report["coverage"] = {
+            "measured": describe_ranges(predictor),
+            "unmeasured_kinds": unmeasured_kinds(predictor),
+            "networks": {arch: covered.extrapolated_fraction for arch, covered in networks.items()},
+        }
+        print(json.dumps(report))
+        return 0
+    print(f"{table.name}: {len(table.entries)} entries; measured ranges (cin, res, cout) per op, kernel and stride:")
+    for row in describe_ranges(predictor):
+        image = f" from {row['image_channels']}-channel images" if "image_channels" in row else ""
+        sizes = "  ".join(f"{axis} {row[axis][0]}-{row[axis][1]}" for axis in ("cin", "res", "cout"))
+        print(f"  {row['op']:8} k{row['kernel']} s{row['stride']}{image}: {sizes}")
+    missing = unmeasured_kinds(predictor)
+    if missing:
+        print(f"not measured (priced from a sibling kind or by the roofline): {', '.join(missing)}")
+    for arch, covered in networks.items():
+        print(f"{arch}: {covered.summary()}")
+    print(
+        f"{result.count} held-out entries: median |error| {result.median_abs_error:.2%}, "
+        f"p90 {result.p90_abs_error:.2%}, within +-10% {result.within_10pct:.1%}, worst {result.max_abs_error:.1%}"
+    )
     return 0
+
+
+def _network(arch: str, table: Any) -> Any:
+    """An arch JSON or a reference network at the profile's grid resolution."""
+    from designer.core.reference import REFERENCES, reference_spec
+    from designer.core.spec import ArchSpec
+
+    if arch in REFERENCES and not Path(arch).exists():
+        return reference_spec(arch, int(table.provenance.get("grid", {}).get("resolution", 224)))
+    return ArchSpec.load(arch)
 
 
 def run_validate(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from designer.cli.args import add_parameters, given
 from designer.core.analysis import Analysis
 from designer.core.entropy import PENALTIES
 from designer.core.errors import ParameterError
+from designer.core.fileio import check_writable
 from designer.core.params import check_number
 from designer.core.reference import REFERENCES
 from designer.core.request import DesignRequest, parse_weights
@@ -113,6 +114,8 @@ def run_solve(args: argparse.Namespace) -> int:
     from designer.workflows.design import design
 
     request = design_request(args)
+    if args.output:
+        check_writable(args.output, "arch spec")
     if args.rounds < 1:
         raise ParameterError(f"--rounds must be at least 1, got {args.rounds}")
     needed = request.target_throughput is not None or args.verify or bool(args.match)
@@ -187,6 +190,8 @@ def _solve_verified(
 def _emit(args: argparse.Namespace, result: DesignResult, extra: dict[str, Any], reference: Any) -> None:
     if args.output:
         result.spec.save(args.output)
+    if result.coverage is not None and not result.coverage.trusted:
+        print(f"warning: {result.coverage.summary()}; its throughput is a guess", file=sys.stderr)
     data = {**result.to_dict(), **extra}
     if reference is not None:
         spec, analysis, speed = reference

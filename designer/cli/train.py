@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +59,10 @@ def run_train(args: argparse.Namespace) -> int:
     _needs_train_extra()
     from train.loop import train
     from train.recipe import TrainConfig
-    from train.rundir import CONFIG
+    from train.rundir import saved_config
 
-    base: dict[str, Any] = {}
-    if args.resume:
-        path = Path(args.out) / CONFIG
-        try:
-            base = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            raise DesignerError(f"nothing to resume: cannot read {path}; drop --resume to start the run") from None
-    config = TrainConfig.from_dict(
-        {**base, **given(args, TrainConfig), "arch": args.arch, "data": args.data, "out": args.out}
-    )
+    settings: dict[str, Any] = {**given(args, TrainConfig), "arch": args.arch, "data": args.data, "out": args.out}
+    config = replace(saved_config(Path(args.out)), **settings) if args.resume else TrainConfig(**settings)
     train(config, resume=args.resume, stop_after=args.stop_after)
     return 0
 

@@ -94,7 +94,10 @@ class DesignRequest:
     max_depth: int = parameter(32, "most blocks per stage")
     first_depth: int | None = parameter(None, "most blocks in the first body stage (default: the family's, 3 ResNet)")
     time_limit: float = parameter(
-        30.0, "seconds before the solver stops proving and returns the best design found, with its gap"
+        10.0, "seconds before the solver stops proving and returns the best design found, with its gap"
+    )
+    allow_extrapolation: bool = parameter(
+        False, "accept a throughput prediction that rests mostly on ops outside the profile's measured ranges"
     )
 
     def __post_init__(self) -> None:
@@ -119,8 +122,9 @@ class DesignRequest:
                 check_int(name, getattr(self, name))
         if self.penalty_skip is not None:
             check_int("penalty_skip", self.penalty_skip, 0)
-        if not isinstance(self.se, bool):
-            raise ParameterError(f"{{se}} must be true or false, got {self.se!r}")
+        for name in ("se", "allow_extrapolation"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{{{name}}} must be true or false, got {getattr(self, name)!r}")
         if self.max_stem_width < self.min_stem_width:
             raise ParameterError("{min_stem_width} must not exceed {max_stem_width}")
         self._check_layout()

@@ -72,7 +72,7 @@ SEED_CLIMBS = 3
 PATIENCE = 1500
 KICK_DIMS = 6
 KICK_STEPS = 6
-LOCAL_SHARE = 0.5
+LOCAL_SHARE = 0.6
 """Iterated local search: kicks without a gain before it stops, indices moved by a kick, how far,
 and the most of the time limit it may take."""
 DUAL_ROUNDS = 3

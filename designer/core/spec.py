@@ -14,24 +14,33 @@ JSON layout (version 1)::
      "head_width": null}
 
 ``head_width`` adds a 1x1 conv before global pooling (MobileNetV2's 1280-wide head);
-``pool`` adds ResNet's 3x3 stride-2 max-pool after the stem conv.
+``pool`` adds ResNet's 3x3 stride-2 max-pool after the stem conv. Files are read strictly
+(:mod:`designer.core.parse`: a field of a new version of these classes needs no parsing code),
+and sizes are bounded (:data:`MAX_SIZE`), so a typo cannot ask for a terabyte network.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from designer.core.blocks import SE_STYLES, get_family, list_families
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
+from designer.core.parse import build, loads, read_json
 
 SPEC_VERSION = 1
 ACTIVATIONS = ("relu", "relu6", "silu", "hardswish")
 KERNELS = (1, 3, 5, 7)
+MAX_SIZE = 1 << 16
+"""Largest width, depth, resolution, channel or class count a spec may give (65,536)."""
+MAX_EXPANSION = 64
+"""Largest expansion ratio (MobileNetV2 uses 6, bottlenecks 4)."""
+MAX_SPEC_BYTES = 1 << 20
+"""Largest arch spec file read (a spec of a hundred stages is a few kilobytes)."""
 
 
 @dataclass(frozen=True)
@@ -89,56 +98,20 @@ class ArchSpec:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Any) -> ArchSpec:
-        if not isinstance(data, dict):
-            raise DesignerError("an arch spec must be a JSON object; see designer/spec.py for the layout")
-        _check_keys("arch spec", data, cls)
-        version = data.get("version", SPEC_VERSION)
-        if version != SPEC_VERSION:
-            raise DesignerError(
-                f"arch spec version {version} is not supported; this designer reads version {SPEC_VERSION}"
-            )
-        try:
-            stem_data = data["stem"]
-            stage_data = data["stages"]
-            resolution = data["resolution"]
-        except KeyError as missing:
-            raise DesignerError(f"arch spec is missing {missing}; add it (see designer/spec.py)") from None
-        if not isinstance(stem_data, dict):
-            raise DesignerError("arch spec 'stem' must be an object like {\"width\": 32}")
-        if not isinstance(stage_data, list) or not stage_data:
-            raise DesignerError("arch spec 'stages' must be a non-empty list of stage objects")
-        _check_keys("stem", stem_data, StemSpec)
-        if "width" not in stem_data:
-            raise DesignerError("arch spec 'stem' needs a 'width'")
-        stages = []
-        for index, stage in enumerate(stage_data):
-            if not isinstance(stage, dict):
-                raise DesignerError(f"stage {index} must be an object with block, width and depth")
-            _check_keys(f"stage {index}", stage, StageSpec)
-            try:
-                stages.append(StageSpec(**stage))
-            except TypeError as error:
-                raise DesignerError(f"stage {index}: {error}; give block, width and depth") from None
-        rest = {k: v for k, v in data.items() if k not in ("stem", "stages", "resolution", "version")}
-        return cls(resolution=resolution, stem=StemSpec(**stem_data), stages=tuple(stages), **rest)
+    def from_dict(cls, data: Any, where: str = "arch spec") -> ArchSpec:
+        """The spec of a JSON object, every field checked strictly (:mod:`designer.core.parse`)."""
+        version = data.get("version") if isinstance(data, dict) else None
+        if type(version) is int and version != SPEC_VERSION:  # before the fields: another version has others
+            raise DesignerError(f"{where}: {_version_problem(version)}")
+        return build(cls, data, where)
 
     @classmethod
-    def from_json(cls, text: str) -> ArchSpec:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DesignerError(f"arch spec is not valid JSON ({error}); fix the file") from None
-        return cls.from_dict(data)
+    def from_json(cls, text: str, where: str = "arch spec") -> ArchSpec:
+        return cls.from_dict(loads(text, where), where)
 
     @classmethod
     def load(cls, path: str | Path) -> ArchSpec:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise DesignerError(f"cannot read arch spec {path}: {error.strerror}; check the path") from None
-        return cls.from_json(text)
+        return cls.from_dict(read_json(path, "arch spec", MAX_SPEC_BYTES), f"arch spec {path}")
 
     def save(self, path: str | Path) -> None:
         atomic_write_text(Path(path), self.to_json())
@@ -154,20 +127,24 @@ class ArchSpec:
         return replace(self, name=name)
 
 
-def _check_keys(what: str, data: dict[str, Any], cls: type) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise DesignerError(f"{what} has unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}")
+def _version_problem(version: Any) -> str:
+    return f"version {_clip(version)} is not supported; this designer reads version {SPEC_VERSION}"
 
 
-def _positive_int(what: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DesignerError(f"{what} must be a positive integer, got {value!r}")
+def _clip(value: Any) -> str:
+    text = repr(value) if isinstance(value, (int, float, str)) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _positive_int(what: str, value: Any, high: int = MAX_SIZE) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise DesignerError(f"{what} must be a positive integer of at most {high:,}, got {_clip(value)}")
 
 
 def validate(spec: ArchSpec) -> None:
     """Raise :class:`DesignerError` naming the first problem with ``spec``."""
+    if spec.version != SPEC_VERSION:
+        raise DesignerError(_version_problem(spec.version))
     _positive_int("resolution", spec.resolution)
     _positive_int("in_channels", spec.in_channels)
     _positive_int("num_classes", spec.num_classes)
@@ -195,9 +172,11 @@ def validate(spec: ArchSpec) -> None:
             if stage.expansion is not None and (
                 isinstance(stage.expansion, bool)
                 or not isinstance(stage.expansion, (int, float))
-                or stage.expansion < 1
+                or not 1 <= stage.expansion <= MAX_EXPANSION
             ):
-                raise DesignerError(f"{where}: expansion must be a number >= 1, got {stage.expansion!r}")
+                raise DesignerError(
+                    f"{where}: expansion must be a number from 1 to {MAX_EXPANSION}, got {_clip(stage.expansion)}"
+                )
         elif stage.expansion is not None:
             raise DesignerError(f"{where}: block {stage.block!r} has no expansion ratio; remove 'expansion'")
         elif family.uses_inner and stage.inner is None:
@@ -220,7 +199,7 @@ def validate(spec: ArchSpec) -> None:
 
 
 def _check_conv(where: str, kernel: Any, stride: Any) -> None:
-    if kernel not in KERNELS:
-        raise DesignerError(f"{where} kernel must be one of {KERNELS}, got {kernel!r}")
-    if stride not in (1, 2):
-        raise DesignerError(f"{where} stride must be 1 or 2, got {stride!r}")
+    if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel not in KERNELS:
+        raise DesignerError(f"{where} kernel must be one of {KERNELS}, got {_clip(kernel)}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride not in (1, 2):
+        raise DesignerError(f"{where} stride must be 1 or 2, got {_clip(stride)}")

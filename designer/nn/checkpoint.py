@@ -25,8 +25,23 @@ def save_checkpoint(path: str | Path, spec: ArchSpec, model_state: dict[str, Any
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+RUN_CHECKPOINT = "last.pt"
+"""The checkpoint of a run directory that stands for the run (its latest epoch)."""
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """``path``, or the :data:`RUN_CHECKPOINT` of the run directory ``path``."""
     path = Path(path)
+    if not path.is_dir():
+        return path
+    if not (path / RUN_CHECKPOINT).is_file():
+        raise DesignerError(f"{path} is a folder without a {RUN_CHECKPOINT}; give a checkpoint or a run directory")
+    return path / RUN_CHECKPOINT
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The contents of a checkpoint file, or of a run directory's :data:`RUN_CHECKPOINT`."""
+    path = checkpoint_file(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
@@ -42,8 +57,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def model_from_checkpoint(path: str | Path, prefer_ema: bool = True) -> tuple[ArchSpec, DesignedNet]:
     """The spec and the network with the checkpoint's weights (its EMA weights if present)."""
+    path = checkpoint_file(path)
     data = load_checkpoint(path)
-    spec = ArchSpec.from_dict(data["arch"])
+    spec = ArchSpec.from_dict(data["arch"], f"the arch of checkpoint {path}")
+    if "digest" in data and data["digest"] != spec.digest():
+        raise DesignerError(
+            f"checkpoint {path}: its arch does not match the digest it was saved with (edited or corrupt); "
+            "use an intact checkpoint of the run"
+        )
     model = build_model(spec)
     state = data["ema"] if prefer_ema and data.get("ema") is not None else data["model"]
     try:

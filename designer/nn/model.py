@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
+from designer.core.errors import DesignerError
+from designer.core.layers import total_params
 from designer.core.spec import ArchSpec
-from designer.core.structure import iter_blocks
+from designer.core.structure import arch_layers, iter_blocks
+from designer.core.units import format_count
 from designer.nn.modules import ConvNormAct, ResidualBlock, block_module
 
 
@@ -61,4 +66,27 @@ class DesignedNet(nn.Module):
 
 
 def build_model(spec: ArchSpec, dropout: float = 0.0) -> DesignedNet:
-    return DesignedNet(spec, dropout)
+    """The spec's network in float32; a :class:`DesignerError` if its weights cannot fit in memory."""
+    params = int(total_params(arch_layers(spec)))
+    memory = _physical_memory()
+    if params * 4 > memory:
+        raise DesignerError(
+            f"{spec.name or 'the network'} has {format_count(params)} parameters ({params * 4 / 2**30:,.0f} GiB in "
+            f"float32), more than this machine's {memory / 2**30:,.0f} GiB of memory; check its widths and depths"
+        )
+    try:
+        return DesignedNet(spec, dropout)
+    except (RuntimeError, MemoryError) as error:
+        if isinstance(error, RuntimeError) and "allocate" not in str(error):
+            raise
+        raise DesignerError(
+            f"not enough memory for the {format_count(params)} parameters of {spec.name or 'the network'}; "
+            "free memory or design a smaller network"
+        ) from None
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no limit known
+        return 1 << 62

@@ -20,6 +20,8 @@ from designer.core.throughput import (
     throughput_from_latency,
 )
 from designer.core.units import format_count
+from latency.predict.coverage import MAX_EXTRAPOLATED, Coverage, coverage
+from latency.predict.predictor import Predictor
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class DesignResult:
     """Whether the design is proven optimal (false when the time limit stopped the proof)."""
     gap: float = 0.0
     """How far below the optimum the design's objective can be, as a fraction of it."""
+    coverage: Coverage | None = None
+    """How much of the predicted latency the profile's measurements cover (with a profile's predictor)."""
 
     @property
     def objective(self) -> float:
@@ -52,6 +56,8 @@ class DesignResult:
             data["predicted_throughput"] = self.predicted_throughput
             data["target_throughput"] = self.target_throughput
             data["profile"] = self.profile
+        if self.coverage is not None:
+            data["extrapolated_fraction"] = self.coverage.extrapolated_fraction
         data["proven_optimal"] = self.proven
         data["gap"] = self.gap
         data["rho0"] = self.rho0
@@ -111,10 +117,12 @@ def design(
         raise _infeasible(space, constraints, request, model) from None
     spec = space.to_spec(solution.point, name=f"deepmad-{request.family}")
     analysis = analyze_spec(spec, space.alpha, space.penalty)
-    speed = None
+    speed = covered = None
     if request.target_throughput is not None:
         assert model is not None
         speed = predicted_throughput(model, spec)
+        if isinstance(model, Predictor):
+            covered = check_coverage(model, spec, request)
     profile = model.name if model is not None else None
     return DesignResult(
         spec,
@@ -127,6 +135,25 @@ def design(
         profile,
         solution.proven,
         solution.gap,
+        covered,
+    )
+
+
+def check_coverage(predictor: Predictor, spec: ArchSpec, request: DesignRequest) -> Coverage:
+    """The design's coverage by the profile; a :class:`ParameterError` if its predicted latency is
+    mostly extrapolated and the request does not allow that."""
+    covered = coverage(predictor, spec)
+    if covered.trusted or request.allow_extrapolation:
+        return covered
+    table = predictor.table
+    command = (
+        f"designer profile --gpu {table.gpu} --backend {table.backend} --precision {table.precision} "
+        f"--batch {table.batch} --resolution {request.resolution} --families {request.family}"
+    )
+    raise ParameterError(
+        f"the design's throughput is not a prediction to trust: {covered.summary()}, beyond what profile "
+        f"{predictor.name} measured (at most {MAX_EXTRAPOLATED:.0%} may be); extend the profile on its GPU "
+        f"(`{command}`) or pass {{allow_extrapolation}} to accept it"
     )
 
 

@@ -155,7 +155,12 @@ def profile(
         chosen["batch"] = default_batch(grid_ops, precision, gpu_memory() if device == "cuda" else None)
         batch = int(chosen["batch"].value)
     ops = grid_ops[:limit]
-    path = Path(output) if output is not None else user_dir() / f"{profile_name(gpu, backend, precision, batch)}.json"
+    name = profile_name(gpu, backend, precision, batch)
+    path = Path(output) if output is not None else user_dir() / f"{name}.json"
+    # a new user profile comes first in the search path, before a shipped one of the same name:
+    # it starts from that one's entries, so that it never stands for fewer measurements
+    shadowed = available().get(name) if output is None and not path.exists() else None
+    base = shadowed if shadowed is not None and shadowed.resolve() != path.resolve() else None
     if progress:
         for name, choice in chosen.items():
             print(f"{name} {choice.value}: {choice.why}", flush=True)
@@ -163,7 +168,7 @@ def profile(
     start = time.monotonic()
     grid = {"resolution": resolution, "families": families, "dense": dense, "ops": len(ops)}
     extra = {"chosen": {name: f"{choice.value}: {choice.why}" for name, choice in chosen.items()}} if chosen else {}
-    table = build_profile(timer, gpu, batch, ops, path, grid, progress, extra)
+    table = build_profile(timer, gpu, batch, ops, path, grid, progress, extra, base)
     if progress:
         skipped = table.provenance.get("skipped") or []
         print(

@@ -4,8 +4,16 @@ Each trial samples ``rho0`` on a log scale, solves the throughput-constrained MP
 design's real throughput on the local device, and scores it by a short proxy training whose
 per-epoch accuracy is reported to Optuna's pruner. ``measured >= target`` is an Optuna
 constraint (``Trial.set_constraint``), so infeasible designs never win. A trial whose solve gives
-a design already evaluated reuses that result. The study lives in the given storage: a rerun
-continues it, and an interrupted trial is recorded as failed and run again.
+a design already evaluated reuses that result.
+
+The study lives in a database (:mod:`designer.workflows.tune_storage`) that any number of
+workers share, on one machine or many: ``trials`` is the study's total of finished (complete
+or pruned) trials, whichever workers run them (Optuna's
+:class:`~optuna.study.MaxTrialsCallback`, and a trial started when the others already fill the
+total gives way and is recorded as failed with the user attribute ``surplus``). A worker that
+dies mid-trial stops sending heartbeats; after the grace period its trial is failed and run
+again by another worker, and the workers left wait for that before they finish. A rerun
+continues the study; a trial interrupted with Ctrl-C is recorded as failed.
 
 With ``multi_objective`` the study maximises accuracy and measured throughput together and
 returns the Pareto front instead of one best design.
@@ -13,7 +21,10 @@ returns the Pareto front instead of one best design.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +38,7 @@ from designer.core.request import DesignRequest
 from designer.core.spec import ArchSpec
 from designer.core.throughput import LatencyModel
 from designer.workflows.design import design
+from designer.workflows.tune_storage import open_storage
 from designer.workflows.verify import AIM
 
 Report = Callable[[int, float], None]
@@ -56,6 +68,13 @@ class TuneConfig:
     beta_range: tuple[float, float] | None = None
     multi_objective: bool = False
     seed: int = 0
+    heartbeat: int = 20
+    """Seconds between a running trial's heartbeats."""
+    grace: int = 120
+    """Seconds without a heartbeat after which a trial's worker counts as dead."""
+    worker: bool = False
+    """One of several workers: its sampler draws from fresh entropy, not ``seed`` (workers that all
+    drew the same samples would repeat each other's trials)."""
 
     def __post_init__(self) -> None:
         if self.request.target_throughput is None:
@@ -67,18 +86,25 @@ class TuneConfig:
             raise DesignerError(f"--trials must be at least 1, got {self.trials}")
 
 
+COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+"""The trial states that count towards the study's total."""
+SURPLUS = "surplus"
+
+
 def open_study(config: TuneConfig) -> optuna.Study:
     """Create the study, or load it to continue where it stopped."""
+    seed = None if config.worker else config.seed
     if config.multi_objective:
-        sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=config.seed)
+        sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=seed)
         directions = [optuna.study.StudyDirection.MAXIMIZE] * 2
     else:
-        sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=4)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
         directions = [optuna.study.StudyDirection.MAXIMIZE]
+    storage = open_storage(config.storage, config.heartbeat, config.grace)
     try:
-        return optuna.create_study(
+        study = optuna.create_study(
             study_name=config.study,
-            storage=config.storage,
+            storage=storage,
             sampler=sampler,
             directions=directions,
             pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
@@ -86,11 +112,26 @@ def open_study(config: TuneConfig) -> optuna.Study:
         )
     except ValueError as error:
         raise DesignerError(f"cannot open study {config.study!r} in {config.storage}: {error}") from None
+    if len(study.directions) != len(directions):
+        kind = {1: "single-objective (accuracy)", 2: "multi-objective (accuracy and throughput)"}
+        raise ParameterError(
+            f"study {config.study!r} in {config.storage} is {kind.get(len(study.directions), 'another kind')}; "
+            f"{'pass' if len(study.directions) == 2 else 'drop'} {{multi_objective}} to continue it, "
+            "or name a new {study}"
+        )
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        # a trial left running with no heartbeat (its worker died before heartbeats were on) is never
+        # stale; one beat makes it stale after the grace period unless a live worker keeps beating
+        storage.record_heartbeat(trial._trial_id)
+    return study
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return study.get_trials(deepcopy=False, states=states)
+    return study.get_trials(deepcopy=False, states=COUNTED)
+
+
+class SurplusTrial(Exception):
+    """A trial started when the study's other trials already fill its total."""
 
 
 class Objective:
@@ -98,6 +139,8 @@ class Objective:
 
     def __init__(self, config: TuneConfig, runner: TrialRunner, latency_model: LatencyModel) -> None:
         self.config, self.runner, self.latency_model = config, runner, latency_model
+        self.given_way: set[int] = set()
+        """Numbers of the trials this worker started beyond the total (see :meth:`surplus`)."""
 
     def request(self, trial: optuna.Trial) -> DesignRequest:
         request = self.config.request
@@ -119,7 +162,18 @@ class Objective:
         ]
         return float(np.median(ratios)) if ratios else 1.0
 
+    def surplus(self, trial: optuna.Trial) -> bool:
+        """Whether the finished trials and the running ones started before ``trial`` fill the total."""
+        running = optuna.trial.TrialState.RUNNING
+        taken = trial.study.get_trials(deepcopy=False, states=(*COUNTED, running))
+        return sum(t.state != running or t.number < trial.number for t in taken) >= self.config.trials
+
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        if self.surplus(trial):
+            self.given_way.add(trial.number)
+            trial.set_user_attr(SURPLUS, True)
+            trial.study.stop()
+            raise SurplusTrial(f"trial {trial.number} is beyond the study's {self.config.trials} trials")
         request = self.request(trial)
         target = float(request.target_throughput or 0.0)
         # the constraint is on measured throughput: ask the solver for the target corrected by how far
@@ -182,19 +236,33 @@ def _set_constraint(trial: optuna.Trial, shortfall: float) -> None:
     trial.set_user_attr("constraint", (shortfall,))
 
 
-def tune(config: TuneConfig, runner: TrialRunner, latency_model: LatencyModel, progress: bool = True) -> optuna.Study:
-    """Run (or continue) the study until it has ``config.trials`` finished trials."""
+def tune(config: TuneConfig, runner: TrialRunner, latency_model: LatencyModel) -> optuna.Study:
+    """Run trials until the study has ``config.trials`` finished ones, whichever workers run them."""
     study = open_study(config)
-    remaining = config.trials - len(finished_trials(study))
-    if remaining > 0:
-        study.optimize(
-            Objective(config, runner, latency_model),
-            n_trials=remaining,
-            catch=(),
-            show_progress_bar=progress,
-            gc_after_trial=True,
-        )
-    return study
+    objective = Objective(config, runner, latency_model)
+    stop_at_total = optuna.study.MaxTrialsCallback(config.trials, states=COUNTED)
+
+    def quiet(record: logging.LogRecord) -> bool:
+        """Optuna logs a failed trial as a warning; a trial that gave way is no failure worth one."""
+        return not any(record.getMessage().startswith(f"Trial {n} failed") for n in objective.given_way)
+
+    running = optuna.trial.TrialState.RUNNING
+    logger = logging.getLogger("optuna.study._optimize")
+    logger.addFilter(quiet)
+    try:
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, and queued again
+            finished = len(finished_trials(study))
+            if finished >= config.trials:
+                return study
+            if finished + len(study.get_trials(deepcopy=False, states=(running,))) >= config.trials:
+                time.sleep(config.heartbeat)  # the last trials run elsewhere: wait, in case their worker dies
+                continue
+            study.optimize(objective, callbacks=[stop_at_total], catch=(SurplusTrial,), gc_after_trial=True)
+    finally:
+        logger.removeFilter(quiet)
 
 
 def proxy_recipe(data: str, epochs: int, batch_size: int, lr: float, workers: int, seed: int) -> dict[str, Any]:

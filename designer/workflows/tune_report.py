@@ -12,6 +12,7 @@ import optuna
 
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from designer.core.spec import ArchSpec
+from designer.workflows.tune import SURPLUS
 
 COLUMNS = (
     "trial",
@@ -30,9 +31,12 @@ COLUMNS = (
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per trial the study ran (failed and retried ones included)."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
+        if attrs.get(SURPLUS):  # started beyond the total by a worker, and given way at once
+            continue
         constraint = attrs.get("constraint", (float("inf"),))
         rows.append(
             {

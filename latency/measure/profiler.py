@@ -2,9 +2,11 @@
 
 Progress goes to ``<name>.partial.json`` next to the profile (same format, ``"complete":
 false``), rewritten atomically every :data:`SAVE_EVERY_S` seconds and when the run is
-interrupted; a rerun with the same
-settings skips what it holds (or what an existing profile holds) and times the rest. The
-finished profile replaces the partial file. An op the device cannot run (out of memory) is
+interrupted; a rerun with the same settings skips what it holds (or what an existing profile
+holds) and times the rest. A profile is never shrunk: every entry already in it or in its
+partial file is kept, whatever grid, ``--limit``, families or resolution the new run has, and
+the earlier grids are listed in the provenance (``previous_grids``). The finished profile
+replaces the partial file. An op the device cannot run (out of memory) is
 left out and reported; the predictor extrapolates it like any other unmeasured shape.
 """
 
@@ -28,19 +30,27 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.partial.json")
 
 
-def _resume(path: Path, table: LatencyTable) -> dict[OpKey, float]:
-    """Entries already measured for the same gpu, backend, precision and batch."""
-    for candidate in (partial_path(path), path):
-        if candidate.is_file():
-            previous = LatencyTable.load(candidate)
-            if any(getattr(previous, name) != getattr(table, name) for name in SAME_RUN):
-                raise DesignerError(
-                    f"{candidate} holds a different profile ({previous.name}); remove it or choose another --output"
-                )
-            if previous.provenance.get("activation") != table.provenance.get("activation"):
-                raise DesignerError(f"{candidate} was measured with another activation; remove it to start again")
-            return dict(previous.entries)
-    return {}
+def _resume(path: Path, table: LatencyTable, base: Path | None) -> dict[OpKey, float]:
+    """Every entry already measured for the same gpu, backend, precision and batch: those of the
+    profile ``base`` extends, of the profile at ``path`` and of its partial file (whatever grid
+    they were measured for), and records the earlier grids in ``table``'s provenance."""
+    entries: dict[OpKey, float] = {}
+    for candidate in (base, path, partial_path(path)):  # later ones hold newer work
+        if candidate is None or not candidate.is_file():
+            continue
+        previous = LatencyTable.load(candidate)
+        if any(getattr(previous, name) != getattr(table, name) for name in SAME_RUN):
+            raise DesignerError(
+                f"{candidate} holds a different profile ({previous.name}); remove it or choose another --output"
+            )
+        if previous.provenance.get("activation") != table.provenance.get("activation"):
+            raise DesignerError(f"{candidate} was measured with another activation; remove it to start again")
+        grids = [*previous.provenance.get("previous_grids", []), previous.provenance.get("grid")]
+        for grid in grids:
+            if grid and grid != table.provenance["grid"] and grid not in table.provenance["previous_grids"]:
+                table.provenance["previous_grids"].append(grid)
+        entries.update(previous.entries)
+    return entries
 
 
 def build_profile(
@@ -52,9 +62,11 @@ def build_profile(
     grid: dict[str, Any],
     progress: bool = True,
     extra: Mapping[str, Any] | None = None,
+    base: Path | None = None,
 ) -> LatencyTable:
     """Time ``ops`` (resuming earlier work at ``path``) and write the finished profile there
-    (``extra``: more provenance, such as the settings chosen for the user)."""
+    (``extra``: more provenance, such as the settings chosen for the user; ``base``: a profile
+    of the same device elsewhere, such as a shipped one, whose entries the new one keeps)."""
     from tqdm import tqdm
 
     table = LatencyTable(
@@ -62,8 +74,8 @@ def build_profile(
     )
     table.provenance["grid"] = grid
     table.provenance.update(extra or {})
-    wanted = set(ops)
-    table.entries = {key: ms for key, ms in _resume(path, table).items() if key in wanted}
+    table.provenance["previous_grids"] = []
+    table.entries = _resume(path, table, base)  # never dropped: a narrower run adds to what is there
     todo = [op for op in ops if op not in table.entries]
     failed: list[str] = []
     partial = partial_path(path)

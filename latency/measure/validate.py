@@ -20,6 +20,7 @@ import numpy as np
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from designer.core.layers import total_macs
+from designer.core.parse import build, read_json
 from designer.core.reference import reference_spec
 from designer.core.space import SearchSpace
 from designer.core.spec import ArchSpec
@@ -131,11 +132,16 @@ def write_report(results: list[NetResult], specs: list[ArchSpec], meta: dict[str
 
 def write_plot(report_path: Path) -> Path:
     """``validate.png`` (predicted against measured) next to a ``validate.json``."""
-    try:
-        report = json.loads(report_path.read_text())
-        results = [NetResult(**row) for row in report["networks"]]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DesignerError(f"{report_path} is not a validate.json ({error}); give the file validate wrote") from None
+    what = f"validate report {report_path}"
+    report = read_json(report_path, "validate report")
+    rows = report.get("networks") if isinstance(report, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise DesignerError(
+            f"{report_path} is not a validate.json (no networks); give the file `profile validate` wrote"
+        )
+    results = [build(NetResult, row, what, f"networks[{i}]") for i, row in enumerate(rows)]
+    if any(r.measured_ms <= 0 or r.predicted_ms <= 0 for r in results):
+        raise DesignerError(f"{what} holds a latency that is not positive; re-run `designer profile validate`")
     try:
         png = scatter_png(results, str(report.get("profile", "")))
     except ImportError:

@@ -20,12 +20,12 @@ import importlib.util
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from designer.core.errors import DesignerError, ParameterError
 from designer.core.fileio import atomic_write_text
+from designer.core.parse import build, read_json
 from latency.predict.profiles import (
     PARTS,
     available,
@@ -60,29 +60,34 @@ def config_path() -> Path:
     return Path(config_home) / "designer" / "config.json"
 
 
-def _read_config() -> dict[str, Any]:
+@dataclass(frozen=True)
+class UserConfig:
+    """The user config file's settings (``designer profile use`` writes it)."""
+
+    profile: str | None = None
+    """The default profile, a name or an absolute path."""
+
+    def __post_init__(self) -> None:
+        if self.profile == "":
+            raise DesignerError("profile must name a profile or be left out; run `designer profile use NAME`")
+
+
+def _read_config() -> UserConfig:
     path = config_path()
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except OSError as error:
-        raise DesignerError(f"cannot read {path}: {error.strerror}; fix or delete it") from None
-    except json.JSONDecodeError as error:
-        raise DesignerError(f"{path} is not valid JSON ({error}); fix or delete it") from None
-    if not isinstance(data, dict):
-        raise DesignerError(f"{path} is not a JSON object; fix or delete it")
-    return data
+    if not path.is_file():
+        return UserConfig()
+    where = f"designer config {path}"
+    return build(UserConfig, read_json(path, "designer config"), f"{where} (fix or delete it)")
 
 
 def set_default_profile(name_or_path: str | None) -> None:
     """Make a profile (name or path; checked to exist) the default, or clear the default with ``None``."""
-    config = _read_config()
-    if name_or_path is None:
-        config.pop("profile", None)
-    else:
+    _read_config()  # a broken file is reported, not overwritten
+    profile = None
+    if name_or_path is not None:
         path = resolve_profile(name_or_path)
-        config["profile"] = str(path.resolve()) if is_path(name_or_path) else name_or_path
+        profile = str(path.resolve()) if is_path(name_or_path) else name_or_path
+    config = {key: value for key, value in asdict(UserConfig(profile)).items() if value is not None}
     atomic_write_text(config_path(), json.dumps(config, indent=2) + "\n")
 
 
@@ -90,8 +95,8 @@ def default_profile() -> ProfileChoice:
     """The profile a throughput target uses when none is named (see the module docstring)."""
     if os.environ.get(ENVIRONMENT):
         return _named(os.environ[ENVIRONMENT], f"from ${ENVIRONMENT}")
-    configured = _read_config().get("profile")
-    if isinstance(configured, str) and configured:
+    configured = _read_config().profile
+    if configured is not None:
         return _named(configured, f"set with `designer profile use` in {config_path()}")
     recent = _most_recent()
     if recent is not None:

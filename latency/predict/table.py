@@ -19,15 +19,14 @@ laid out to diff well: the header first, then ``entries`` sorted by key, one per
 
 ``ms`` is the median latency of the op for the whole batch (see :mod:`latency.predict.ops` for the
 kinds and key fields). ``complete`` is false in the partial file of an interrupted run. A file
-named ``.json.gz`` holds the same text gzipped (the shipped V100 tables).
+named ``.json.gz`` holds the same text gzipped (the shipped V100 tables). Loading is strict
+(:mod:`designer.core.parse`): exact types, no repeated entry.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import math
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
+from designer.core.parse import build, read_json
 from latency.predict.ops import KINDS, OpKey
 
 FORMAT = "designer-latency-profile"
@@ -106,74 +106,94 @@ class LatencyTable:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "profile") -> LatencyTable:
+        """The profile of a parsed JSON file, checked strictly (types, ranges, duplicates)."""
+
         def fail(problem: str) -> DesignerError:
             return DesignerError(f"{where}: {problem}; fix it or re-create the profile with `designer profile`")
 
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise fail(f'not a latency profile (no "format": "{FORMAT}")')
-        if data.get("version") != VERSION:
-            raise fail(f"version {data.get('version')!r} is not supported (this designer reads version {VERSION})")
-        for name, kind in (("gpu", str), ("backend", str), ("precision", str), ("batch", int)):
-            if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
-                raise fail(f"{name!r} is missing or not a {kind.__name__}")
-        if data["backend"] not in BACKENDS:
-            raise fail(f"backend {data['backend']!r} is unknown (use one of {', '.join(BACKENDS)})")
-        if data["precision"] not in PRECISIONS:
-            raise fail(f"precision {data['precision']!r} is unknown (use one of {', '.join(PRECISIONS)})")
-        if data["batch"] < 1:
-            raise fail(f"batch must be positive, got {data['batch']}")
-        provenance = data.get("provenance")
-        if not isinstance(provenance, dict) or any(key not in provenance for key in PROVENANCE_KEYS):
-            raise fail(f"provenance must be an object with at least {', '.join(PROVENANCE_KEYS)}")
-        if data.get("columns") != list(COLUMNS):
+        if type(data.get("version")) is int and data["version"] != VERSION:  # any other type: build() names it
+            raise fail(f"version {data['version']} is not supported (this designer reads version {VERSION})")
+        header = build(_File, data, where)
+        if header.backend not in BACKENDS:
+            raise fail(f"backend {_clip(header.backend)} is unknown (use one of {', '.join(BACKENDS)})")
+        if header.precision not in PRECISIONS:
+            raise fail(f"precision {_clip(header.precision)} is unknown (use one of {', '.join(PRECISIONS)})")
+        if not 1 <= header.batch <= MAX_FIELD:
+            raise fail(f"batch must be from 1 to {MAX_FIELD:,}, got {header.batch}")
+        missing = [key for key in PROVENANCE_KEYS if key not in header.provenance]
+        if missing:
+            raise fail(f"provenance lacks {', '.join(missing)}")
+        if header.columns != COLUMNS:
             raise fail(f"columns must be {list(COLUMNS)}")
-        rows = data.get("entries")
-        if not isinstance(rows, list):
-            raise fail("entries must be a list")
         entries: dict[OpKey, float] = {}
-        for index, row in enumerate(rows):
-            key, ms = _parse_entry(row)
-            if key is None:
-                raise fail(f"entry {index} {json.dumps(row)} is not [kind, cin, res, cout, kernel, stride, ms]")
+        for index, row in enumerate(header.entries):
+            problem = _entry_problem(row)
+            if problem:
+                raise fail(f"entries[{index}] {_clip(list(row))}: {problem}")
+            key = OpKey(*row[:6])
             if key in entries:
-                raise fail(f"entry {index} repeats {key.label()}")
-            entries[key] = ms
+                first = next(i for i, other in enumerate(header.entries) if OpKey(*other[:6]) == key)
+                raise fail(f"entries[{index}] repeats entries[{first}] ({key.label()}); keep one")
+            entries[key] = float(row[6])
         return cls(
-            data["gpu"],
-            data["backend"],
-            data["precision"],
-            data["batch"],
-            provenance,
+            header.gpu,
+            header.backend,
+            header.precision,
+            header.batch,
+            header.provenance,
             entries,
-            bool(data.get("complete", True)),
+            header.complete,
         )
 
     @classmethod
     def load(cls, path: str | Path) -> LatencyTable:
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-            text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
-        except (gzip.BadGzipFile, EOFError, UnicodeDecodeError, zlib.error) as error:
-            raise DesignerError(f"profile {path} cannot be decoded ({error}); re-create it") from None
-        except OSError as error:
-            raise DesignerError(f"cannot read profile {path}: {error.strerror}; check the path") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DesignerError(f"profile {path} is not valid JSON ({error}); re-create it") from None
-        return cls.from_dict(data, f"profile {path}")
+        return cls.from_dict(read_json(path, "profile"), f"profile {path}")
 
 
-def _parse_entry(row: Any) -> tuple[OpKey | None, float]:
-    if not isinstance(row, list) or len(row) != len(COLUMNS) or row[0] not in KINDS:
-        return None, 0.0
-    ints, ms = row[1:6], row[6]
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in ints) or min(ints[:3]) < 1:
-        return None, 0.0
-    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms) or ms <= 0:
-        return None, 0.0
-    return OpKey(row[0], *ints), float(ms)
+Row = tuple[str, int, int, int, int, int, float]
+
+
+@dataclass(frozen=True)
+class _File:
+    """The JSON layout of a profile file (see the module docstring)."""
+
+    format: str
+    version: int
+    gpu: str
+    backend: str
+    precision: str
+    batch: int
+    provenance: dict[str, Any]
+    columns: tuple[str, ...]
+    entries: tuple[Row, ...]
+    complete: bool = True
+
+
+MAX_FIELD = 1 << 20
+"""Largest channel count, resolution, kernel, stride or batch an entry may give."""
+
+
+def _entry_problem(row: Row) -> str:
+    """What is wrong with an entry's values (its types are already checked), or ``""``."""
+    kind, cin, res, cout, kernel, stride, ms = row
+    if kind not in KINDS:
+        return f"kind {_clip(kind)} is unknown (use one of {', '.join(KINDS)})"
+    if not all(1 <= value <= MAX_FIELD for value in (cin, res, cout)):
+        return f"cin, res and cout must be from 1 to {MAX_FIELD:,}"
+    if not all(0 <= value <= MAX_FIELD for value in (kernel, stride)):
+        return f"kernel and stride must be from 0 to {MAX_FIELD:,}"
+    if not ms > 0:
+        return "ms must be a positive latency"
+    return ""
+
+
+def _clip(value: Any) -> str:
+    """A value for an error message: short, and never a nested structure."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    text = "a nested value" if any(isinstance(v, (list, dict)) for v in items) else json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def profile_name(gpu: str, backend: str, precision: str, batch: int) -> str:
