@@ -575,21 +575,22 @@ class _Search:
     def out_of_time(self) -> bool:
         return self.time_limit is not None and time.perf_counter() - self.start > self.time_limit
 
-    def offer(self, points: np.ndarray, climb: int = 1) -> None:
-        """Evaluate designs; climb from the best ``climb`` of them; keep the best found."""
+    def offer(self, points: np.ndarray, climb: int = 1, always: bool = False) -> None:
+        """Evaluate designs; climb from the best ``climb`` of them (only from one that beats the
+        incumbent, unless ``always``); keep the best design found."""
         if not len(points):
             return
         objective, widest = self.problem.exact(points)
         self.stats.evaluated += len(points)
         for j in np.argsort(-objective)[:climb]:
-            if objective[j] > -np.inf and (climb > 1 or objective[j] > self.best_value):
+            if objective[j] > -np.inf and (always or objective[j] > self.best_value):
                 point, value, last = self.problem.improve(points[j], float(objective[j]), int(widest[j]))
                 if value > self.best_value:
                     self.best_point, self.best_value, self.best_last = point, value, last
 
     def perturb(self, rng: np.random.Generator) -> None:
-        """Iterated local search: kick the incumbent (a few indices moved at random), climb again,
-        keep what is better; stop after :data:`PATIENCE` kicks without a gain."""
+        """Iterated local search: kick the incumbent (a few indices moved at random), climb from
+        there, keep what beats it; stop after :data:`PATIENCE` kicks without a gain."""
         sizes, idle = self.problem.sizes, 0
         share = None if self.time_limit is None else self.start + LOCAL_SHARE * self.time_limit
         while np.isfinite(self.best_value) and idle < PATIENCE and (share is None or time.perf_counter() < share):
@@ -597,7 +598,7 @@ class _Search:
             moved = rng.choice(len(point), size=min(KICK_DIMS, len(point)), replace=False)
             point[moved] += rng.integers(-KICK_STEPS, KICK_STEPS + 1, size=len(moved))
             before = self.best_value
-            self.offer(np.clip(point, 0, sizes - 1)[None])
+            self.offer(np.clip(point, 0, sizes - 1)[None], always=True)
             idle = 0 if self.best_value > before else idle + 1
 
     def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
@@ -675,7 +676,7 @@ def solve(
     """
     problem = _Problem(space, constraints, rho0)
     search = _Search(problem, time_limit, progress)
-    search.offer(problem.seeds(), climb=SEED_CLIMBS)
+    search.offer(problem.seeds(), climb=SEED_CLIMBS, always=True)
     search.perturb(np.random.default_rng(seed))
     threads = min(os.cpu_count() or 1, MAX_THREADS)
     with ThreadPoolExecutor(threads) as pool:
