@@ -119,7 +119,17 @@ def test_a_twenty_line_tinynas_import_does_not_solve_a_throughput_target(tmp_pat
     ]
     assert main(argv) == 0
     profile = str(tmp_path / "v100-trt-fp32-b128.json")
-    solve = ["solve", "--family", "bottleneck", "--target-throughput", "1000", "--profile", profile, "--time-limit", "3"]
+    solve = [
+        "solve",
+        "--family",
+        "bottleneck",
+        "--target-throughput",
+        "1000",
+        "--profile",
+        profile,
+        "--time-limit",
+        "3",
+    ]
     assert main(solve) == 2 and "is not a prediction to trust" in capsys.readouterr().err
     assert main([*solve, "--allow-extrapolation", "--json"]) == 0  # accepted when asked, and said so
     captured = capsys.readouterr()

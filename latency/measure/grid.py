@@ -4,9 +4,8 @@ For each block family the design space (:class:`designer.core.space.SearchSpace`
 resolution, with the family's defaults: its stage strides, kernel set and inner-width ratio
 range) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the family's
 width grid has them): the stem at a few widths; every stage's blocks for each kernel of the set
-and the inner widths at the family's sample of ratios (:func:`_inners`); the first block, on
-every other width, fed by a quarter, half or all of its width (and by the stem widths in stage
-1); and the head. :func:`alignment_ops` adds probes of misaligned widths from which the
+and the inner widths at the family's sample of ratios (:func:`_inners`); the first block fed by
+a quarter, half, all or twice its width (and by the stem widths in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned widths from which the
 predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the
 layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
 added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
@@ -43,7 +42,7 @@ ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776)
 timed as plain 3x3 and 1x1 convs so the predictor learns how much slower such convs run."""
 PROBE_SHAPES = (("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2))
 STEM_WIDTHS = (16, 32, 64, 128)
-FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0)
+FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0, 2.0)
 REFERENCES = ("resnet50", "mobilenet_v2")
 WORK_CAP = 16.0
 SPARSE_WORK_CAP = 4.0
@@ -58,9 +57,9 @@ def _ops(layers: Iterable[Layer]) -> set[OpKey]:
 
 def family_ops(family: str, resolution: int) -> set[OpKey]:
     """Ops of the design space of one family (its defaults: strides, kernels, inner-width ratio
-    range) on the coarse width grid: every stage's blocks for each kernel, at the ends and the
-    middle of the ratio range; first blocks, on every other width, fed by a quarter, half or all
-    of their width."""
+    range) on the coarse width grid: every stage's blocks for each kernel and the family's sample
+    of inner-width ratios; first blocks fed by a quarter, half, all or twice their width (a stage
+    may narrow, as two published designs' last stages do)."""
     space = SearchSpace.of(family, resolution)
     widths = [w for w in CHANNELS if w in space.widths]
     stems = [w for w in STEM_WIDTHS if w in space.stem_widths]
@@ -68,8 +67,8 @@ def family_ops(family: str, resolution: int) -> set[OpKey]:
     for stem in stems:
         ops |= _ops(space.stem_layers(stem))
     for stage in range(1, space.body_stages + 1):
-        for position, width in enumerate(widths):
-            inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS} if position % 2 == 0 else set()
+        for width in widths:
+            inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS}
             if stage == 1 and inputs:
                 inputs = {w for w in inputs | set(stems) if w <= width} or {min(stems)}
             for inner in _inners(space, width):
