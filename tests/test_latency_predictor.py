@@ -1,4 +1,3 @@
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -78,14 +77,12 @@ def test_network_latency_is_the_sum_of_its_layers_and_throughput_batch_over_late
 
 @pytest.mark.parametrize("profile", ["synthetic", "cpu-ort-fp32-b8"])
 @pytest.mark.parametrize("family", ["basic", "bottleneck", "mbv2"])
-def test_every_design_grid_shape_gets_a_finite_positive_latency_fast(profile, family):
+def test_every_design_grid_shape_gets_a_finite_positive_latency(profile, family):
     """The solver's latency tables over the whole default space (every width, inner width,
-    kernel and stage) are finite and positive, and priced in seconds."""
+    kernel and stage) are finite and positive (how long pricing takes: benchmarks/solve_times.py)."""
     predictor = Predictor(synthetic_table()) if profile == "synthetic" else load_predictor(profile)
     space = SearchSpace.of(family, 224)
-    start = time.perf_counter()
     evaluator = GridEvaluator(space, [("latency", predictor.layer_latency)])
-    assert time.perf_counter() - start < 10.0
     tables = [*evaluator.stem, *evaluator.head, *(t for first, rest in evaluator.stages for t in first + rest)]
     for table in tables:
         value = table.terms["latency"]

@@ -102,7 +102,18 @@ def test_cheapest_matches_enumeration():
     space = SearchSpace.of("basic", **FIXED)
     values, evaluation = enumerate_all(space)
     ok = feasible(space, values, evaluation, 0.3, {})
-    assert cheapest(space, flops_limit(0), [], 0.3) == evaluation.totals["macs"][ok].min()
+    least = evaluation.totals["macs"][ok].min()
+    reach = cheapest(space, flops_limit(0), [], 0.3)
+    assert reach.proven and reach.value == reach.bound == least
+
+
+def test_cheapest_out_of_time_brackets_the_least_cost():
+    space = SearchSpace.of("bottleneck", **FIXED)
+    values, evaluation = enumerate_all(space)
+    least = evaluation.totals["macs"][feasible(space, values, evaluation, 0.3, {})].min()
+    reach = cheapest(space, flops_limit(0), [], 0.3, time_limit=0.0)
+    assert not reach.proven and reach.bound <= least
+    assert reach.value is None or reach.value >= least
 
 
 def test_full_size_budget_is_feasible_within_the_time_limit():

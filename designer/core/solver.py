@@ -701,13 +701,34 @@ def solve(
     )
 
 
-def cheapest(space: SearchSpace, target: Constraint, constraints: Sequence[Constraint], rho0: float) -> float | None:
-    """The least total of ``target``'s cost over designs of ``space`` that meet ``rho <= rho0``
-    and ``constraints`` (``target``'s own limit is ignored); ``None`` if no design does.
+@dataclass(frozen=True)
+class Reach:
+    """The least total of one cost over a space: ``value`` of the cheapest design found
+    (``None`` when none was), ``bound`` below which no design lies (``value`` once proven)."""
 
-    Branch and bound on the cost at each box's low corner (its monotone lower bound there):
-    a box whose low corner is feasible is solved by it.
+    value: float | None
+    bound: float
+
+    @property
+    def proven(self) -> bool:
+        return self.bound >= (np.inf if self.value is None else self.value)
+
+
+def cheapest(
+    space: SearchSpace,
+    target: Constraint,
+    constraints: Sequence[Constraint],
+    rho0: float,
+    time_limit: float | None = None,
+) -> Reach:
+    """The least total of ``target``'s cost over designs of ``space`` that meet ``rho <= rho0``
+    and ``constraints`` (``target``'s own limit is ignored); ``Reach(None, inf)`` if no design does.
+
+    Best-first branch and bound on the cost at each box's low corner (its monotone lower bound
+    there): a box whose low corner is feasible is solved by it. When ``time_limit`` seconds pass
+    first, the cheapest design found comes with the least low-corner cost still open as its bound.
     """
+    start = time.perf_counter()
     cost = target.name
     problem = _Problem(space, [*constraints, Constraint(cost, np.inf, target.layer_cost, target.monotone)], rho0)
     names = problem.names
@@ -733,6 +754,8 @@ def cheapest(space: SearchSpace, target: Constraint, constraints: Sequence[Const
         hi = np.stack([hi_d[name] for name in names], 1)[ok]
         if not len(lo):
             break
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            return Reach(None if np.isinf(best) else best, min(best, float(low.totals[cost][ok].min())))
         order = np.argsort(low.totals[cost][ok])[:BATCH]
         rest = np.setdiff1d(np.arange(len(lo)), order)
         parent_lo, parent_hi = lo[order], hi[order]
@@ -744,4 +767,4 @@ def cheapest(space: SearchSpace, target: Constraint, constraints: Sequence[Const
         right_lo[rows, axis] = middle + 1
         lo = np.concatenate([lo[rest], parent_lo, right_lo])
         hi = np.concatenate([hi[rest], left_hi, parent_hi])
-    return None if np.isinf(best) else best
+    return Reach(None if np.isinf(best) else best, best)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from designer.core.analysis import Analysis, analyze_spec
-from designer.core.errors import Infeasible, ParameterError
+from designer.core.errors import Infeasible, ParameterError, SolveTimeout
 from designer.core.request import RHO_RANGE, DesignRequest
-from designer.core.solver import Constraint, SolveStats, cheapest, flops_limit, params_limit, solve
+from designer.core.solver import Constraint, Reach, SolveStats, cheapest, flops_limit, params_limit, solve
 from designer.core.space import SearchSpace
 from designer.core.spec import ArchSpec
 from designer.core.throughput import (
@@ -115,6 +116,8 @@ def design(
         solution = solve(space, constraints, request.rho0, request.time_limit, progress)
     except Infeasible:
         raise _infeasible(space, constraints, request, model) from None
+    except SolveTimeout as timeout:  # no design in time: a limit may be out of reach
+        raise _beyond_reach(space, constraints, request, model)[0] or timeout from None
     spec = space.to_spec(solution.point, name=f"deepmad-{request.family}")
     analysis = analyze_spec(spec, space.alpha, space.penalty)
     speed = covered = None
@@ -157,28 +160,51 @@ def check_coverage(predictor: Predictor, spec: ArchSpec, request: DesignRequest)
     )
 
 
-def _describe(constraint: Constraint, least: float, model: LatencyModel | None) -> str:
-    """``"with <limit>: the <best reachable value>"`` for one constraint."""
+def _describe(constraint: Constraint, least: Reach, model: LatencyModel | None) -> str:
+    """``"with <limit>: the <best reachable value>"`` for one constraint (``least.bound`` when
+    the search for it ran out of time: then a limit on the best reachable value)."""
     if constraint.name == LATENCY:
         assert model is not None
         target = throughput_from_latency(model, constraint.limit)
-        best = throughput_from_latency(model, least)
-        return f"at {target:,.0f} images/s: the highest reachable throughput is {best:,.0f} images/s"
+        best = throughput_from_latency(model, least.bound)
+        reach = "is" if least.proven else "is at most"
+        return f"at {target:,.0f} images/s: the highest reachable throughput {reach} {best:,.0f} images/s"
     label = {"macs": "FLOPs", "params": "params"}.get(constraint.name, constraint.name)
-    return f"with {label} <= {format_count(constraint.limit)}: the smallest feasible {label} budget is {format_count(least)}"
+    reach = "is" if least.proven else "is at least"
+    return (
+        f"with {label} <= {format_count(constraint.limit)}: the smallest feasible {label} budget {reach} "
+        f"{format_count(least.bound)}"
+    )
+
+
+def _where(request: DesignRequest) -> str:
+    return f"no {request.family} design at resolution {request.resolution} meets rho <= {request.rho0:g}"
+
+
+def _beyond_reach(
+    space: SearchSpace, constraints: list[Constraint], request: DesignRequest, model: LatencyModel | None
+) -> tuple[Infeasible | None, bool]:
+    """The error naming a limit that no design meets under the others, with the best value
+    reachable, if one is shown within the time limit; and whether each limit alone was shown met."""
+    each_met = True
+    for constraint in constraints:
+        others = [c for c in constraints if c is not constraint]
+        least = cheapest(space, constraint, others, request.rho0, request.time_limit)
+        if constraint.limit < least.bound < math.inf:
+            scope = " (under the other limits)" if others else ""
+            return Infeasible(f"{_where(request)} {_describe(constraint, least, model)}{scope}"), False
+        each_met &= least.value is not None and least.value <= constraint.limit
+    return None, each_met
 
 
 def _infeasible(
     space: SearchSpace, constraints: list[Constraint], request: DesignRequest, model: LatencyModel | None
 ) -> Infeasible:
-    where = f"no {request.family} design at resolution {request.resolution} meets rho <= {request.rho0:g}"
-    for constraint in constraints:
-        others = [c for c in constraints if c is not constraint]
-        least = cheapest(space, constraint, others, request.rho0)
-        if least is not None and least > constraint.limit:
-            scope = " (under the other limits)" if others else ""
-            return Infeasible(f"{where} {_describe(constraint, least, model)}{scope}")
+    error, each_met = _beyond_reach(space, constraints, request, model)
+    if error is not None:
+        return error
     if len(constraints) > 1:
-        return Infeasible(f"{where} under these limits together; raise one of them (each alone is feasible)")
+        alone = "each alone is feasible" if each_met else "each alone may be"
+        return Infeasible(f"{_where(request)} under these limits together; raise one of them ({alone})")
     low, high = RHO_RANGE
-    return InfeasibleRho(f"{where}; raise {{rho}} (valid range {low:g} to {high:g}) or the budgets")
+    return InfeasibleRho(f"{_where(request)}; raise {{rho}} (valid range {low:g} to {high:g}) or the budgets")
