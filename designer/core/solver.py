@@ -566,9 +566,9 @@ def _bound_in_parallel(
 class _Search:
     """The incumbent (best design found), the open boxes and the clock of one solve."""
 
-    def __init__(self, problem: _Problem, time_limit: float | None, progress: Progress | None) -> None:
+    def __init__(self, problem: _Problem, time_limit: float | None, progress: Progress | None, start: float) -> None:
         self.problem, self.time_limit, self.progress = problem, time_limit, progress
-        self.start = time.perf_counter()
+        self.start = start
         self.stats = SolveStats()
         self.best_value, self.best_point, self.best_last = -np.inf, np.zeros(0, dtype=np.int64), -1
 
@@ -674,8 +674,9 @@ def solve(
     Raises :class:`Infeasible` when no design satisfies the constraints, :class:`SolveTimeout`
     when time runs out before any design is found.
     """
+    start = time.perf_counter()  # the limit counts pricing the grid's tables too
     problem = _Problem(space, constraints, rho0)
-    search = _Search(problem, time_limit, progress)
+    search = _Search(problem, time_limit, progress, start)
     search.offer(problem.seeds(), climb=SEED_CLIMBS, always=True)
     search.perturb(np.random.default_rng(seed))
     threads = min(os.cpu_count() or 1, MAX_THREADS)
