@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from designer.core.entropy import min_sum_log_width
+from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
 from designer.core.errors import Infeasible, SolveTimeout
 from designer.core.space import TOLERANCE, Evaluation, GridEvaluator, SearchSpace
 
@@ -319,7 +319,7 @@ class _Problem:
             table(evaluation.totals["layers"]),
         )
         costs = [table(evaluation.totals[name]) for name, _ in self.linear]
-        tangent = np.log(layers[0] / self.rho0) + 1.0
+        tangent = min_sum_log_width_slope(layers[0], self.rho0)
         gains, sizes = [], []
         limits: list[list[np.ndarray]] = [[] for _ in range(len(self.linear) + 1 + len(self.pairs))]
         for name, a, b, at_base, at_lo in items:
