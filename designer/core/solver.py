@@ -54,12 +54,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
 from designer.core.errors import Infeasible, SolveTimeout
+from designer.core.relaxation import Relaxation
 from designer.core.space import TOLERANCE, Evaluation, GridEvaluator, SearchSpace
 
 BATCH = 2048
@@ -163,6 +165,12 @@ class _Problem:
         self.depths = list(space.penalty.counted(np.array(depths)))
         # the first-order bound takes convex costs as they are, the others by a convex under-estimate
         self.linear = [(c.name if c.convex else f"{c.name}.lower", c.limit) for c in self.constraints]
+
+    @cached_property
+    def relaxation(self) -> Relaxation:
+        """The Lagrangian relaxation, of the costs with a finite positive limit (built when first used)."""
+        limits = [(c.name, c.limit) for c in self.constraints if 0 < c.limit < np.inf]
+        return Relaxation(self.evaluate, limits, self.rho0)
 
     # --- boxes ---------------------------------------------------------------------------------
     def unpack(self, lo: np.ndarray, hi: np.ndarray) -> tuple[Index, Index]:
