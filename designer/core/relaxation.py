@@ -7,25 +7,26 @@ widths, and sums of log-widths are non-negative, so the multi-scale entropy is a
 ``sum_p W_p S_p``: each part ``p`` of the network (stem, a stage's first block, its further
 blocks, head) weighs its log-widths ``S_p`` by the weights ``W_p`` of the entropy stages it
 counts in. The depth penalty only subtracts, so the caller subtracts its least value over the
-box (or nothing). Costs are dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e.
-``S >= g(L)`` with ``g`` convex (:func:`~designer.core.entropy.min_sum_log_width`), is implied
-by ``S >= g(L*) + g'(L*) (L - L*)`` for any ``L*`` and dualised with ``mu >= 0``. For every
+box. Costs are dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with
+``g`` convex (:func:`~designer.core.entropy.min_sum_log_width`), implies
+``S >= g(L*) + g'(L*) (L - L*)`` for any ``L*``, which is dualised with ``mu >= 0``. For every
 choice of multipliers,
 
     ``max_x sum_p W_p S_p(x) + mu (S(x) - g(L*) - g'(L*) (L(x) - L*)) + lam . (B - C(x))``
 
-over the box (orderings kept) bounds the objective of every feasible design in it (weak
-duality), whatever the costs are: measured latency needs neither monotonicity nor convexity.
+over the box (orderings kept) bounds the entropy of every feasible design in it (weak duality),
+whatever the costs are: measured latency needs neither monotonicity nor convexity.
 
 Dynamic programming
 -------------------
 Every total is a sum of tables, each reading a few variables (:class:`GridEvaluator`), so the
 Lagrangian separates into a chain over the stages' input and output widths: a stage's further
-blocks add ``(depth - 1)`` times a term of its width, inner width and kernel, maximised by the
-depth range's end that its sign picks; the kernel and then the inner width are eliminated by
-maximisation (orderings enter as ``-inf`` factors), leaving a table of the previous and the
-stage's width; a max-plus pass along the chain gives the maximum and, backtracked, the design
-attaining it.
+blocks add ``(depth - 1)`` times a term of its width, inner width and kernel, maximised at an
+end of the depth range; the kernel and then the inner width are eliminated by maximisation
+(orderings enter as ``-inf`` factors; the large tables are summed in single precision and the
+result raised by a bound on the rounding), leaving a table of the previous and the stage's
+width; a max-plus pass along the chain gives the maximum and, backtracked, the design attaining
+it.
 
 Dual
 ----
@@ -35,7 +36,15 @@ is in units of the objective and every subgradient a fraction): each DP gives a 
 subgradient (the slacks of its design), the cutting-plane model of the recent ones plus a
 proximal term picks the next multipliers, and the proximal weight doubles after a step that
 lowers the bound and halves after one that does not. Every iterate is a valid bound; the least
-is kept.
+is kept. It starts from multipliers that make the Lagrangian stationary at a known design
+(:meth:`Relaxation.start`).
+
+Refinement
+----------
+The weights ``W`` take every entropy stage's width at the box's largest, which costs most, in the
+ResNet families, for the last stage (its weight is 8 by default and its width ends far below the
+grid's top): cutting the box in pieces along that width, each bounded on its own, tightens the
+bound (:meth:`Relaxation.refine`).
 """
 
 from __future__ import annotations
@@ -214,7 +223,8 @@ class Relaxation:
             best = total.max(0)
         best = best + _dense(self._factors(self.head, coefficients[-1], box), (f"width{self.m}",))
         index = int(np.argmax(best))
-        if not np.isfinite(best[index]):
+        value = float(best[index] + constant)
+        if not np.isfinite(value):
             return -np.inf, {}
         point: dict[str, int] = {}
         for s in range(self.m, 0, -1):
@@ -222,7 +232,7 @@ class Relaxation:
             at = choose({f"width{s}": index, self.space.previous(s): int(came_from[index])})
             point.update({name: position + box[name][0] for name, position in at.items()})
             index = at[self.space.previous(s)]
-        return float(best[np.argmax(best)] + constant), point
+        return value, point
 
     # --- the dual -------------------------------------------------------------------------------
     def start(self, entropy: float, log_width: float, layers: float) -> Multipliers:
