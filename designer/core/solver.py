@@ -52,9 +52,10 @@ dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it
 percent; as it costs tenths of a second per evaluation there, far more than a box's first-order
 bound, it is not used on boxes: when branch and bound has not finished by the last
 :data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the root, which
-is refined step by step between batches. The reported bound is the lower of the two (the optimum
-is proven if the relaxation's falls to the best design's value), and the designs the relaxation
-chooses are offered to the search for better designs.
+is refined step by step between batches while its bound is below the best open box's (so that a
+branch and bound about to finish keeps its pace). The reported bound is the lower of the two (the
+optimum is proven if the relaxation's falls to the best design's value), and the designs the
+relaxation chooses are offered to the search for better designs.
 """
 
 from __future__ import annotations
@@ -659,8 +660,8 @@ class _Search:
         """Best-first branch and bound until no open box can beat the incumbent (returns its
         value: the optimum is proven) or time runs out (returns the best open bound). When it has
         not finished by the last :data:`RELAX_SHARE` of the time limit, each batch of boxes is
-        followed by a step of the root's Lagrangian relaxation (:meth:`relax`): its bound holds for
-        every design, so the best open bound is at most that."""
+        preceded by a step of the root's Lagrangian relaxation (:meth:`relax`) for as long as its
+        bound, which holds for every design, is below the best open box's."""
         problem = self.problem
         lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
         hi = (problem.sizes - 1)[None, :].astype(np.int64)
@@ -670,7 +671,9 @@ class _Search:
         relaxation: Iterator[float] | None = None
         cap = np.inf
         while True:
-            if time.perf_counter() > relax_at and np.isfinite(self.best_value) and not self.out_of_time():
+            # the relaxation steps while it bounds tighter than the open boxes (or has not started)
+            tighter = relaxation is None or cap < float(upper.max(initial=-np.inf))
+            if tighter and time.perf_counter() > relax_at and np.isfinite(self.best_value) and not self.out_of_time():
                 relaxation = self.relax(*root) if relaxation is None else relaxation
                 cap = min(cap, next(relaxation, np.inf))
             keep = upper > self.best_value
