@@ -72,6 +72,11 @@ def min_sum_log_width(n_layers: Any, rho0: float) -> Any:
     return n_layers * (np.log(n_layers) - np.log(rho0))
 
 
+def min_sum_log_width_slope(n_layers: Any, rho0: float) -> Any:
+    """The derivative of :func:`min_sum_log_width` in ``L`` (it is convex: tangents lie below it)."""
+    return np.log(np.asarray(n_layers, dtype=float) / rho0) + 1.0
+
+
 PENALTIES = ("std", "var")
 
 

@@ -45,21 +45,34 @@ best design is climbed from. A box is dropped only when its bound is no better t
 design found, so when no box remains the best design is the optimum of the grid problem. When
 the time limit comes first, the best design is returned with the best open bound, which caps
 how far below the optimum it can be. Large batches are bounded in chunks on a few threads.
+
+The first-order bound is weak over large boxes, so in the whole default space the best open bound
+stays far above the optimum for long. A Lagrangian relaxation of the whole space, solved by
+dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about ten
+percent; as it costs tenths of a second per evaluation there, far more than a box's first-order
+bound, it is not used on boxes: when branch and bound has not finished by the last
+:data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the root, which
+is refined step by step between batches while its bound is below the best open box's (so that a
+branch and bound about to finish keeps its pace). The reported bound is the lower of the two (the
+optimum is proven if the relaxation's falls to the best design's value), and the designs the
+relaxation chooses are offered to the search for better designs.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from designer.core.entropy import min_sum_log_width
+from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
 from designer.core.errors import Infeasible, SolveTimeout
+from designer.core.relaxation import Box, Relaxation
 from designer.core.space import TOLERANCE, Evaluation, GridEvaluator, SearchSpace
 
 BATCH = 2048
@@ -76,6 +89,9 @@ LOCAL_SHARE = 0.6
 """Iterated local search: kicks without a gain before it stops, indices moved by a kick, how far,
 and the most of the time limit it may take."""
 DUAL_ROUNDS = 3
+RELAX_SHARE = 0.4
+"""The last part of the time limit, which branch and bound shares with the Lagrangian relaxation of
+the root when it has not finished by then."""
 MAX_THREADS = 4
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
@@ -164,6 +180,12 @@ class _Problem:
         # the first-order bound takes convex costs as they are, the others by a convex under-estimate
         self.linear = [(c.name if c.convex else f"{c.name}.lower", c.limit) for c in self.constraints]
 
+    @cached_property
+    def relaxation(self) -> Relaxation:
+        """The Lagrangian relaxation, of the costs with a finite positive limit (built when first used)."""
+        limits = [(c.name, c.limit) for c in self.constraints if 0 < c.limit < np.inf]
+        return Relaxation(self.evaluate, limits, self.rho0)
+
     # --- boxes ---------------------------------------------------------------------------------
     def unpack(self, lo: np.ndarray, hi: np.ndarray) -> tuple[Index, Index]:
         """Boxes as per-variable index arrays; the last width spans its whole grid."""
@@ -200,6 +222,17 @@ class _Problem:
         """Grid values at indices (clipped: an emptied range may step one past either end)."""
         grid = self.grids[name]
         return grid[np.clip(index, 0, len(grid) - 1)]
+
+    def relaxation_box(self, lo_box: np.ndarray, hi_box: np.ndarray) -> Box | None:
+        """One box as :class:`Relaxation` takes it: the last width up to the widest that fits at the
+        low corner (``None`` when the box is empty or none fits)."""
+        lo, hi = self.unpack(lo_box[None], hi_box[None])
+        if not self.tighten(lo, hi)[0]:
+            return None
+        hi[self.last] = self.widest_last(lo, lo[self.last], hi[self.last], exact=False)
+        if hi[self.last][0] < lo[self.last][0]:
+            return None
+        return {name: (int(lo[name][0]), int(hi[name][0])) for name in self.names}
 
     # --- costs and the last width --------------------------------------------------------------
     def fits(self, totals: Any) -> np.ndarray:
@@ -319,7 +352,7 @@ class _Problem:
             table(evaluation.totals["layers"]),
         )
         costs = [table(evaluation.totals[name]) for name, _ in self.linear]
-        tangent = np.log(layers[0] / self.rho0) + 1.0
+        tangent = min_sum_log_width_slope(layers[0], self.rho0)
         gains, sizes = [], []
         limits: list[list[np.ndarray]] = [[] for _ in range(len(self.linear) + 1 + len(self.pairs))]
         for name, a, b, at_base, at_lo in items:
@@ -601,23 +634,57 @@ class _Search:
             self.offer(np.clip(point, 0, sizes - 1)[None], always=True)
             idle = 0 if self.best_value > before else idle + 1
 
+    def relax(self, lo_box: np.ndarray, hi_box: np.ndarray) -> Iterator[float]:
+        """Upper bounds of the objective over one box, ever tighter, from the Lagrangian relaxation
+        refined step by step (:meth:`Relaxation.refine`) until the time limit, started from
+        multipliers fitted to the incumbent; the designs its DPs choose are offered to the search."""
+        problem = self.problem
+        box = problem.relaxation_box(lo_box, hi_box)
+        if box is None:
+            yield -np.inf
+            return
+        lo, hi = ({name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1))
+        penalty = float(problem.min_penalty(lo, hi)[0])
+        incumbent = {name: np.array([self.best_point[d]]) for d, name in enumerate(problem.dims)}
+        design = problem.evaluate({**incumbent, problem.last: np.array([self.best_last])})
+        relaxation = problem.relaxation
+        start = relaxation.start(
+            float(design.entropy[0]), float(design.totals["log_width"][0]), float(design.totals["layers"][0])
+        )
+        deadline = np.inf if self.time_limit is None else self.start + self.time_limit
+        for relaxed in relaxation.refine(box, start, self.best_value + penalty, deadline):
+            self.offer(np.array([[point[name] for name in problem.dims] for point in relaxed.points]))
+            yield relaxed.bound - penalty
+
     def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
         """Best-first branch and bound until no open box can beat the incumbent (returns its
-        value: the optimum is proven) or time runs out (returns the best open bound)."""
+        value: the optimum is proven) or time runs out (returns the best open bound). When it has
+        not finished by the last :data:`RELAX_SHARE` of the time limit, each batch of boxes is
+        preceded by a step of the root's Lagrangian relaxation (:meth:`relax`) for as long as its
+        bound, which holds for every design, is below the best open box's."""
         problem = self.problem
         lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
         hi = (problem.sizes - 1)[None, :].astype(np.int64)
         upper, lo, hi, split = problem.bound(lo, hi)
+        root = lo[0], hi[0]
+        relax_at = np.inf if self.time_limit is None else self.start + (1 - RELAX_SHARE) * self.time_limit
+        relaxation: Iterator[float] | None = None
+        cap = np.inf
         while True:
+            # the relaxation steps while it bounds tighter than the open boxes (or has not started)
+            tighter = relaxation is None or cap < float(upper.max(initial=-np.inf))
+            if tighter and time.perf_counter() > relax_at and np.isfinite(self.best_value) and not self.out_of_time():
+                relaxation = self.relax(*root) if relaxation is None else relaxation
+                cap = min(cap, next(relaxation, np.inf))
             keep = upper > self.best_value
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
-            if not len(lo):
+            if not len(lo) or cap <= self.best_value:
                 return self.best_value
             if self.out_of_time():
-                return float(upper.max())
+                return min(float(upper.max()), cap)
             self.stats.iterations += 1
             if self.progress is not None:
-                self.progress(self.stats, self.best_value, float(upper.max()), len(lo))
+                self.progress(self.stats, self.best_value, min(float(upper.max()), cap), len(lo))
             order = np.argsort(-upper)
             take, rest = order[:BATCH], order[BATCH:]
             parent_lo, parent_hi, axis, parent_upper = lo[take], hi[take], split[take], upper[take]
