@@ -41,7 +41,7 @@ BUDGETS = [
     ("mbv2", "15.4G", "89M"),
 ]
 THROUGHPUT = [("bottleneck", "12000", "h100-torch-fp16"), ("bottleneck", "3000", "h100-torch-fp32")]
-RESULT_KEYS = ("objective", "params", "flops", "predicted_throughput", "profile")
+RESULT_KEYS = ("objective", "proven_optimal", "gap", "params", "flops", "predicted_throughput", "profile")
 """Fields of ``designer solve --json`` kept in each row (those the result has)."""
 
 
