@@ -20,7 +20,7 @@ from support.enumeration import (
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.request import DesignRequest
-from designer.core.solver import Constraint, _Problem, cheapest, flops_limit, params_limit, solve
+from designer.core.solver import Constraint, _Problem, _Search, cheapest, flops_limit, params_limit, solve
 from designer.core.space import SearchSpace
 from designer.workflows.design import design
 
@@ -69,11 +69,10 @@ def test_cheapest_matches_enumeration():
 
 def test_cheapest_out_of_time_brackets_the_least_cost():
     space = SearchSpace.of("bottleneck", **FIXED)
-    values, evaluation = enumerate_all(space)
-    least = evaluation.totals["macs"][feasible(space, values, evaluation, 0.3, {})].min()
+    least = cheapest(space, flops_limit(0), [], 0.3)  # proven (as enumeration shows above)
     reach = cheapest(space, flops_limit(0), [], 0.3, time_limit=0.0)
-    assert not reach.proven and reach.bound <= least
-    assert reach.value is None or reach.value >= least
+    assert least.proven and least.value is not None and not reach.proven
+    assert reach.bound <= least.value and (reach.value is None or reach.value >= least.value)
 
 
 def test_full_size_budget_is_feasible_within_the_time_limit():
@@ -153,3 +152,19 @@ def test_time_limit_returns_the_best_design_with_its_gap():
     assert not solution.proven and solution.bound > solution.objective > 0
     assert solution.gap == pytest.approx((solution.bound - solution.objective) / solution.objective)
     assert solution.gap < 0.3
+
+
+def test_a_latency_limit_near_the_fastest_design_gets_a_first_design_from_the_cheapest_search():
+    """No starting design meets a latency limit about 10 % above the least reachable (32.5 here,
+    found by ``cheapest``), so the search had nothing to climb from; the search for the cheapest
+    design supplies one that does."""
+    space = SearchSpace(DesignRequest(family="bottleneck"))
+    limit = 36.0
+    problem = _Problem(space, [Constraint("latency", limit, stepped_latency, monotone=False, convex=False)], 0.3)
+    search = _Search(problem, None, None, 0.0)
+    search.offer(problem.seeds(), climb=3, always=True)
+    assert search.best_value == -np.inf
+    search.offer_cheapest()
+    point = problem.design(search.best_point, search.best_last)
+    evaluation = space.evaluate({k: np.array([v]) for k, v in point.items()}, [("latency", stepped_latency)])
+    assert search.best_value > 0 and evaluation.totals["latency"][0] <= limit

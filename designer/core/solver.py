@@ -39,6 +39,9 @@ Entropy never decreases and no cost decreases when any index grows (``designer.c
 
 Good designs are found first: starting designs of every scale (:meth:`_Problem.seeds`) are
 climbed by local moves, then an iterated local search kicks the best one and climbs again.
+When no starting design fits (a latency limit near the fastest reachable, say), the first
+design that the search for the cheapest one (:func:`cheapest`) finds within the limits is
+climbed instead.
 Boxes are then split in halves best bound first, in vectorised batches, along the dimension
 that contributes most to the first-order bound; every box's midpoint is evaluated and a new
 best design is climbed from. A box is dropped only when its bound is no better than the best
@@ -88,6 +91,8 @@ KICK_STEPS = 6
 LOCAL_SHARE = 0.6
 """Iterated local search: kicks without a gain before it stops, indices moved by a kick, how far,
 and the most of the time limit it may take."""
+CHEAPEST_SHARE = 0.5
+"""Of the time left, the most that the search for a first design that fits may take per cost."""
 DUAL_ROUNDS = 3
 RELAX_SHARE = 0.4
 """The last part of the time limit, which branch and bound shares with the Lagrangian relaxation of
@@ -621,6 +626,21 @@ class _Search:
                 if value > self.best_value:
                     self.best_point, self.best_value, self.best_last = point, value, last
 
+    def offer_cheapest(self) -> None:
+        """When no starting design fits (a tight latency limit, say), offer the first design
+        found by minimising each cost in turn within its limit, in a share of the time left."""
+        problem = self.problem
+        dims = [problem.names.index(name) for name in problem.dims]
+        for constraint in problem.constraints:
+            deadline = None
+            if self.time_limit is not None:
+                left = self.start + self.time_limit - time.perf_counter()
+                deadline = time.perf_counter() + CHEAPEST_SHARE * max(left, 0.0)
+            found = _least(problem, constraint.name, deadline, first=True)[1]
+            if found is not None:
+                self.offer(found[dims][None], always=True)
+                return
+
     def perturb(self, rng: np.random.Generator) -> None:
         """Iterated local search: kick the incumbent (a few indices moved at random), climb from
         there, keep what beats it; stop after :data:`PATIENCE` kicks without a gain."""
@@ -745,6 +765,8 @@ def solve(
     problem = _Problem(space, constraints, rho0)
     search = _Search(problem, time_limit, progress, start)
     search.offer(problem.seeds(), climb=SEED_CLIMBS, always=True)
+    if not np.isfinite(search.best_value):
+        search.offer_cheapest()
     search.perturb(np.random.default_rng(seed))
     threads = min(os.cpu_count() or 1, MAX_THREADS)
     with ThreadPoolExecutor(threads) as pool:
@@ -791,39 +813,52 @@ def cheapest(
 ) -> Reach:
     """The least total of ``target``'s cost over designs of ``space`` that meet ``rho <= rho0``
     and ``constraints`` (``target``'s own limit is ignored); ``Reach(None, inf)`` if no design does.
+    When ``time_limit`` seconds pass first, the cheapest design found comes with a bound."""
+    problem = _Problem(space, [*constraints, Constraint(target.name, np.inf, target.layer_cost, target.monotone)], rho0)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    return _least(problem, target.name, deadline)[0]
+
+
+def _least(
+    problem: _Problem, cost: str, deadline: float | None, first: bool = False
+) -> tuple[Reach, np.ndarray | None]:
+    """The least total of ``cost`` over the designs that meet all of ``problem``'s constraints,
+    and the cheapest design found (indices over ``problem.names``); with ``first``, stop at the
+    first design found.
 
     Best-first branch and bound on the cost at each box's low corner (its monotone lower bound
-    there): a box whose low corner is feasible is solved by it. When ``time_limit`` seconds pass
-    first, the cheapest design found comes with the least low-corner cost still open as its bound.
+    there): a box whose low corner is feasible is solved by it. At ``deadline`` the least
+    low-corner cost still open is the bound.
     """
-    start = time.perf_counter()
-    cost = target.name
-    problem = _Problem(space, [*constraints, Constraint(cost, np.inf, target.layer_cost, target.monotone)], rho0)
     names = problem.names
     sizes = np.array([len(problem.grids[name]) for name in names])
     lo = np.zeros((1, len(names)), dtype=np.int64)
     hi = (sizes - 1)[None, :]
-    best = np.inf
+    best, found = np.inf, None
     while len(lo):
         lo_d = {name: lo[:, d].copy() for d, name in enumerate(names)}
         hi_d = {name: hi[:, d].copy() for d, name in enumerate(names)}
         ok = problem.tighten(lo_d, hi_d)
         low, top = problem.evaluate_low(lo_d), problem.evaluate(hi_d)
         exact_low = problem.evaluate(lo_d)
-        ok &= top.totals["log_width"] >= min_sum_log_width(low.totals["layers"], rho0)
+        ok &= top.totals["log_width"] >= min_sum_log_width(low.totals["layers"], problem.rho0)
         ok &= problem.fits(low.totals)
         ok &= low.totals[cost] < best
         solved = ok & problem.fits(exact_low.totals)
-        solved &= exact_low.totals["log_width"] >= min_sum_log_width(exact_low.totals["layers"], rho0)
+        solved &= exact_low.totals["log_width"] >= min_sum_log_width(exact_low.totals["layers"], problem.rho0)
         if solved.any():
-            best = min(best, float(exact_low.totals[cost][solved].min()))
+            rows = np.flatnonzero(solved)
+            row = rows[np.argmin(exact_low.totals[cost][rows])]
+            if exact_low.totals[cost][row] < best:
+                best = float(exact_low.totals[cost][row])
+                found = np.array([lo_d[name][row] for name in names])
         ok &= ~solved & (low.totals[cost] < best)
         lo = np.stack([lo_d[name] for name in names], 1)[ok]
         hi = np.stack([hi_d[name] for name in names], 1)[ok]
         if not len(lo):
             break
-        if time_limit is not None and time.perf_counter() - start > time_limit:
-            return Reach(None if np.isinf(best) else best, min(best, float(low.totals[cost][ok].min())))
+        if (first and found is not None) or (deadline is not None and time.perf_counter() > deadline):
+            return Reach(None if found is None else best, min(best, float(low.totals[cost][ok].min()))), found
         order = np.argsort(low.totals[cost][ok])[:BATCH]
         rest = np.setdiff1d(np.arange(len(lo)), order)
         parent_lo, parent_hi = lo[order], hi[order]
@@ -835,4 +870,4 @@ def cheapest(
         right_lo[rows, axis] = middle + 1
         lo = np.concatenate([lo[rest], parent_lo, right_lo])
         hi = np.concatenate([hi[rest], left_hi, parent_hi])
-    return Reach(None if np.isinf(best) else best, best)
+    return Reach(None if found is None else best, best), found
