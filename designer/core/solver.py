@@ -85,12 +85,13 @@ SEGMENTS = 3
 PAIR_SLACK = 1e-6
 SEED_CLIMBS = 3
 """Best starting designs (:meth:`_Problem.seeds`) climbed before branching."""
-PATIENCE = 1500
+PATIENCE = 50
 KICK_DIMS = 6
 KICK_STEPS = 6
 LOCAL_SHARE = 0.6
-"""Iterated local search: kicks without a gain before it stops, indices moved by a kick, how far,
-and the most of the time limit it may take."""
+"""Iterated local search: kicks without a gain before it stops (per branched variable, so small
+spaces go to branch and bound soon), indices moved by a kick, how far, and the most of the time
+limit it may take."""
 CHEAPEST_SHARE = 0.5
 """Of the time left, the most that the search for a first design that fits may take per cost."""
 DUAL_ROUNDS = 3
@@ -643,10 +644,11 @@ class _Search:
 
     def perturb(self, rng: np.random.Generator) -> None:
         """Iterated local search: kick the incumbent (a few indices moved at random), climb from
-        there, keep what beats it; stop after :data:`PATIENCE` kicks without a gain."""
+        there, keep what beats it; stop after :data:`PATIENCE` kicks per branched variable without a gain."""
         sizes, idle = self.problem.sizes, 0
         share = None if self.time_limit is None else self.start + LOCAL_SHARE * self.time_limit
-        while np.isfinite(self.best_value) and idle < PATIENCE and (share is None or time.perf_counter() < share):
+        patience = PATIENCE * len(sizes)
+        while np.isfinite(self.best_value) and idle < patience and (share is None or time.perf_counter() < share):
             point = self.best_point.copy()
             moved = rng.choice(len(point), size=min(KICK_DIMS, len(point)), replace=False)
             point[moved] += rng.integers(-KICK_STEPS, KICK_STEPS + 1, size=len(moved))
