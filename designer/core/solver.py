@@ -85,7 +85,7 @@ SEGMENTS = 3
 PAIR_SLACK = 1e-6
 SEED_CLIMBS = 3
 """Best starting designs (:meth:`_Problem.seeds`) climbed before branching."""
-PATIENCE = 50
+PATIENCE = 75
 KICK_DIMS = 6
 KICK_STEPS = 6
 LOCAL_SHARE = 0.6
