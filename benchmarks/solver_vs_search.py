@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.samples < 1:
+        parser.error(f"--samples must be at least 1, got {args.samples}")
     rows = []
     print(
         f"{'family':10} {'params':>7} {'FLOPs':>7} {'solver':>10} {'s':>6} {'random':>10} {'s':>6} {'evolution':>10} {'s':>6}"

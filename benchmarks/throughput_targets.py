@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from designer.core.analysis import analyze_spec
+from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.reference import reference_spec
 from designer.core.request import DesignRequest
@@ -68,7 +70,8 @@ def main() -> None:
     space = SearchSpace(request)
     # the fastest design found within the time limit (not always proven the fastest): reachable
     least = cheapest(space, throughput_constraint(shipped, 1.0), [], request.rho0, args.time_limit).value
-    assert least is not None, "no design of this space meets rho0"
+    if least is None:
+        raise DesignerError(f"no {args.family} design meets rho <= {request.rho0:g}; nothing to target")
     fastest = 1000.0 * shipped.batch / least
     targets = np.geomspace(fastest / args.span, fastest / 1.25, args.targets)
     results: dict[str, Any] = {
@@ -166,4 +169,8 @@ def match(args: argparse.Namespace, request: DesignRequest, measurer: ProfileMea
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DesignerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
