@@ -41,17 +41,22 @@ BUDGETS = [
     ("mbv2", "15.4G", "89M"),
 ]
 THROUGHPUT = [("bottleneck", "12000", "h100-torch-fp16"), ("bottleneck", "3000", "h100-torch-fp32")]
-RESULT_KEYS = ("objective", "proven_optimal", "gap", "params", "flops", "predicted_throughput", "profile")
+RESULT_KEYS = ("entropy", "objective", "proven_optimal", "gap", "params", "flops", "predicted_throughput", "profile")
 """Fields of ``designer solve --json`` kept in each row (those the result has)."""
 
 
-def timed_solve(arguments: list[str], env: dict[str, str]) -> dict[str, object]:
+def timed_solve(arguments: list[str], env: dict[str, str], errors_allowed: bool = False) -> dict[str, object]:
+    """One `designer solve ... --json` in a fresh process: its wall time and result (or, where
+    ``errors_allowed``, its exit code and error line)."""
     command = [sys.executable, "-m", "designer.cli", "solve", *arguments, "--json"]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=not errors_allowed)
     wall = time.perf_counter() - start
+    row: dict[str, object] = {"args": " ".join(arguments), "wall_seconds": wall}
+    if done.returncode != 0:
+        return {**row, "exit_code": done.returncode, "error": done.stderr.strip().splitlines()[-1]}
     result = json.loads(done.stdout)
-    row = {"args": " ".join(arguments), "wall_seconds": wall, "solve_seconds": result["solve_seconds"]}
+    row["solve_seconds"] = result["solve_seconds"]
     row.update({key: result[key] for key in RESULT_KEYS if key in result})
     return row
 
@@ -76,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a throughput-targeted case, repeatable (default: the two H100 profiles)",
     )
     parser.add_argument("--no-budgets", action="store_true", help="only the throughput cases")
+    parser.add_argument(
+        "--case", action="append", default=[], metavar="ARGS", help="other solve arguments, as one string, repeatable"
+    )
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as cache:
@@ -83,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         for family, flops, params in [] if args.no_budgets else BUDGETS:
             rows.append(timed_solve(["--family", family, "--flops", flops, "--params", params], env))
             print(f"{rows[-1]['args']}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
-        for family, target, profile in args.throughput or THROUGHPUT:
+        for case in args.case:
+            rows.append(timed_solve(case.split(), env, errors_allowed=True))
+            print(f"{case}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
+        for family, target, profile in args.throughput or ([] if args.case else THROUGHPUT):
             for attempt in ("first (fits the predictor)", "again (cached fit)"):
                 arguments = ["--family", family, "--target-throughput", target, "--profile", profile]
                 rows.append({**timed_solve(arguments, env), "run": attempt})
