@@ -15,10 +15,10 @@
 #   bash benchmarks/latency_gpu.sh h200 card           # the design card as typed: `designer profile --gpu h200`,
 #                                                      #   then `designer solve --target-throughput 8000`
 #
-# fp16 times the dense grid (2,539 ops, ~9.5 min on an H100), fp32 (TF32 off: the DeepMAD paper's
-# setting) the sparse one (1,735 ops, ~7.5 min); validating takes a few minutes more. With one GPU
-# `ship` takes three calls; with two or more (nvidia-h200-x2) the precisions run side by side, one
-# GPU each, and it takes two. Work goes to out/GPU/ (ignored by git, so it stays on a warm device
+# fp16 times the dense grid (5,743 ops, ~11 min on an H200), fp32 (TF32 off: the DeepMAD paper's
+# setting) the sparse one (3,964 ops, ~11.5 min); validating takes 1.5 min more in fp16, over 4.5 in
+# fp32. With one GPU `ship` takes five calls; with two or more (nvidia-h200-x2) the precisions run
+# side by side, one GPU each, and it takes three. Work goes to out/GPU/ (ignored by git, so it stays on a warm device
 # machine from one call to the next; on a cold one, carry out/GPU back). Each call stops BUDGET
 # seconds (default 540) after it starts (SIGINT: a build saves its partial profile) and copies
 # out/GPU/ to $OUT: GPU-torch-PREC-b256.json (ship it in profiles/), PREC/validate.json and .png
@@ -34,7 +34,7 @@ shift $(($# < 2 ? $# : 2))
 precisions=("$@")
 ((${#precisions[@]})) || { [[ $step == ship ]] && precisions=(fp16 fp32) || precisions=(fp16); }
 budget=${BUDGET:-540}
-validate_s=${VALIDATE_S:-240}
+validate_s=${VALIDATE_S:-420}
 work=out/$gpu
 mkdir -p "$work"
 log=$work/log.txt

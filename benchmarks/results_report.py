@@ -305,7 +305,8 @@ def section_published(source: Source) -> str:
         "these budgets), against the published structure, both scored by `designer analyze`. "
         "Measured images/s (and the prediction's error) on the lent "
         f"{measured_file['device']}, fp16, batch 256, by `python benchmarks/measure_designs.py --profile "
-        f"{measured_file['profile']} --out OUT/measured-fp16.json ARCH...` (`h200/measured-fp16.json`):"
+        f"{measured_file['profile']} --out OUT/measured-fp16.json ARCH...` (`h200/measured-fp16.json`, predicted by "
+        f"the table as it was then, {measured_file['provenance']['grid']['ops']:,} ops):"
     )
     header = [
         "budget (MACs, params, rho0)",
@@ -473,29 +474,37 @@ def h100_validation(source: Source) -> str:
 
 
 def h200_validation(source: Source) -> str:
-    profile = source.json("profiles/h200-torch-fp16-b256.json")
-    path = "docs/h200/validate-fp16.json"
-    networks = source.json(path)["networks"]
-
-    def errors(family: str) -> str:
-        found = [n["predicted_ms"] / n["measured_ms"] - 1 for n in networks if n["name"].startswith(f"random-{family}")]
-        return f"{family} {min(found):+.0%} to {max(found):+.0%}"
-
-    references = [n for n in networks if not n["name"].startswith("random-")]
-    grid = profile["provenance"]["grid"]
+    fp16, fp32 = (source.json(f"profiles/h200-torch-{p}-b256.json") for p in ("fp16", "fp32"))
+    seed0, seed1, first_run = (
+        "docs/h200/validate-fp16.json",
+        "docs/h200/validate-fp16-seed1.json",
+        "docs/h200/runs/validate-fp16-seed0.json",
+    )
+    breakdown = source.json("docs/h200/breakdown-seed0.json")["networks"]
+    alone = [abs(sum(op["count"] * op["measured_ms"] for op in n["ops"]) / n["measured_ms"] - 1) for n in breakdown]
+    card = source.text("docs/h200/card-fp32.txt")
+    chosen_profile = log_match(card, r"^latency profile (\S+) \(").group(1)
+    predicted = log_match(card, r"^predicted throughput ([\d,]+) images/s").group(1)
+    grid16, grid32 = fp16["provenance"]["grid"], fp32["provenance"]["grid"]
     return (
-        f"H200 (`../profiles/h200-torch-fp16-b256.json`, {profile['provenance']['device_name']}, driver "
-        f"{profile['provenance']['driver']}): the fp16 table (dense grid of the whole design space, all "
-        f"{count_word(len(grid['families']))} families, {grid['ops']:,} ops) took {build_calls(profile)}, resumed "
-        f"as the grid grew. `designer profile validate ... --nets {len(random_nets(source, path))} --seed 0` "
-        f"(`h200/validate-fp16.json/.png`): {validation_figures(source, path)}, which misses the shipped-profile "
-        "bars (median <= 3 %, worst <= 8 %). The errors are by family (latency predicted / measured - 1): "
-        f"{', '.join(errors(f) for f in ('basic', 'bottleneck', 'mbv2'))}; "
-        + ", ".join(
-            f"{DISPLAY.get(n['name'], n['name'])} {n['predicted_ms'] / n['measured_ms'] - 1:+.1%}" for n in references
-        )
-        + ". Random bottleneck nets of the whole space (inner widths down to a tenth of the output) run faster "
-        "end to end than their ops timed alone; the published-shape designs above are within 7 %."
+        f"H200 (`../profiles/h200-torch-fp16-b256.json` and `-fp32-b256.json`, {fp16['provenance']['device_name']}, "
+        f"driver {fp16['provenance']['driver']}): the fp16 table (dense grid of the whole design space, all "
+        f"{count_word(len(grid16['families']))} families, {grid16['ops']:,} ops) took {build_calls(fp16)}, resumed "
+        f"as the grid grew; the fp32 table (sparse grid, {grid32['ops']:,} ops) {build_calls(fp32)}. fp16, "
+        f"`designer profile validate ... --nets {len(random_nets(source, seed0))}`: `--seed 0` "
+        f"(`h200/validate-fp16.json/.png`) {validation_figures(source, seed0)}; `--seed 1` "
+        f"(`h200/validate-fp16-seed1.json/.png`, other nets) {validation_figures(source, seed1)}. Both are the "
+        "shipped table's predictions of networks measured on the H200 (`designer profile validate PROFILE "
+        "--measured RUN`, the runs in `h200/runs/`). The shipped-profile bars are median <= 3 % and worst <= 8 %: "
+        "the seed-1 worst misses. The first seed-0 run predicted "
+        f"{validation_figures(source, first_run)}: the residual grid's completion carried one odd estimate along "
+        "the sparse ratio axis (a 16->88 1x1 conv priced at 3.4x its work model); nodes no parallelogram reaches now "
+        "take the nearest measured residuals. `benchmarks/layer_breakdown.py` on the four seed-0 nets the first run "
+        f"under-predicted most (`h200/breakdown-seed0.json`): ops timed alone sum to within {percent_span(alone, 1)} of end "
+        "to end, so what is left is single ops' prediction (misaligned widths, 1x1 convs at 56-112 px). fp32 is not "
+        f"validated yet. The design card as typed (`h200/card-fp32.txt`): `designer profile --gpu h200` chose torch, "
+        f"fp32 and batch 256, and `designer solve --target-throughput 8000` used {chosen_profile}, the profile most "
+        f"recently built, predicting {predicted} img/s."
     )
 
 
@@ -675,15 +684,19 @@ def fashion_mnist(source: Source) -> str:
     ddp = source.jsonl("docs/train/fmnist-ddp/ddp-metrics.jsonl")[-1]
     config = source.json("docs/train/fmnist-1gpu/config.json")
     log = source.text("docs/train/fmnist-ddp/ddp-log.txt")
+    single_log = source.text("docs/train/fmnist-1gpu/log.txt")
     params, pixels = log_match(log, r"^network: \S+ \((\S+) params, (\d+) px\)$").groups()
     processes = log_match(log, r"^(\d+ process\(es\): [^;]*);").group(1)
     seconds = log_match(log, r"^training took (\d+) s$").group(1)
+    single_seconds = log_match(single_log, r"^training took (\d+) s$").group(1)
     return (
-        "Fashion-MNIST (`../shared/data/`), `bash benchmarks/train_fashion_mnist.sh DATA OUT [PROCESSES]`, "
-        f"{config['epochs']} epochs, {spaced_unit(params)}-parameter design at {pixels} px, on an NVIDIA H200 pair "
-        f"(top-1 after the last epoch): one process {percent(single['val_top1'])} (`train/fmnist-1gpu/`), "
-        f"{count_word(len(ddp['rank_images']))} processes under torchrun {percent(ddp['val_top1'])} "
-        f"(`train/fmnist-ddp/ddp-log.txt` shows `{processes}`, {seconds} s of training)."
+        "Fashion-MNIST (`../shared/data/`; published simple CNNs reach about 90-93 %), `bash "
+        f"benchmarks/train_fashion_mnist.sh DATA OUT [PROCESSES]`, {config['epochs']} epochs, "
+        f"{spaced_unit(params)}-parameter design at {pixels} px (top-1 after the last epoch): one process on one "
+        f"H200 {percent(single['val_top1'])} (`train/fmnist-1gpu/`, with the GPU input pipeline, {single_seconds} s "
+        f"of training); earlier, before that pipeline, on an H200 pair, {count_word(len(ddp['rank_images']))} "
+        f"processes under torchrun {percent(ddp['val_top1'])} (`train/fmnist-ddp/ddp-log.txt` shows `{processes}`, "
+        f"{seconds} s of training)."
     )
 
 

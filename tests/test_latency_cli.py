@@ -92,3 +92,23 @@ def test_plot_refuses_what_is_not_a_validate_report(capsys, tmp_path):
     path.write_text("{}")
     code, _, err = run(capsys, "profile", "plot", str(path))
     assert code == 2 and "is not a validate.json" in err
+
+
+def test_validate_re_predicts_an_earlier_report_without_the_device(capsys, tmp_path):
+    from pathlib import Path
+
+    from designer.core.spec import ArchSpec
+    from latency.predict.cache import load_predictor
+
+    measured = Path(__file__).parents[1] / "docs" / "h200" / "validate-fp16.json"
+    earlier = json.loads(measured.read_text())
+    argv = ["profile", "validate", "h200-torch-fp16-b256", "--measured", str(measured), "--output-dir", str(tmp_path)]
+    code, out, _ = run(capsys, *argv, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["measured_in"] == str(measured)
+    assert [n["measured_ms"] for n in data["networks"]] == [n["measured_ms"] for n in earlier["networks"]]
+    predictor = load_predictor("h200-torch-fp16-b256")
+    first = ArchSpec.from_dict(earlier["specs"][0])
+    assert data["networks"][0]["predicted_ms"] == pytest.approx(predictor.network_latency(first))
+    code, _, err = run(capsys, "profile", "validate", "cpu-ort-fp32-b8", "--measured", str(measured))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "batch 256, the profile at 8" in err

@@ -11,6 +11,7 @@ from designer.core.structure import arch_layers
 from latency.measure.validate import random_point
 from latency.predict.cache import load_predictor
 from latency.predict.check import holdout_check
+from latency.predict.completion import complete, parallelogram_estimates
 from latency.predict.ops import OpKey
 from latency.predict.predictor import Predictor, predict_keys, snap_up
 
@@ -151,3 +152,24 @@ def test_misaligned_convs_are_priced_by_their_measured_slowdown():
     # measured misaligned ops are known exactly; aligned ones are not touched
     np.testing.assert_allclose(predict_keys(with_probes, probes), [table.entries[k] for k in probes])
     np.testing.assert_allclose(predict_keys(with_probes, aligned), predict_keys(without, aligned))
+
+
+def test_nodes_no_parallelogram_reaches_stay_within_the_measured_residuals():
+    # a sparse grid: nodes that no parallelogram of measured nodes reaches are priced from the
+    # measured residuals nearest them, never pushed outside them by neighbouring estimates
+    nan = np.nan
+    measured = np.array(
+        [
+            [nan, nan, -0.03, 0.11, nan, nan, nan, nan, nan, nan],
+            [nan, 0.3, nan, 0.16, nan, -0.06, nan, nan, nan, nan],
+            [0.07, -0.24, nan, nan, nan, nan, nan, nan, nan, nan],
+        ]
+    )
+    known = np.isfinite(measured)
+    coords = [np.log([8.0, 16.0, 24.0]), np.log(8.0 * np.arange(1, 11))]
+    filled = complete(np.where(known, measured, 0.0), known, coords, np.zeros(known.shape))
+    unreached = ~known & ~np.isfinite(parallelogram_estimates(np.where(known, measured, 0.0), known, coords))
+    assert unreached.sum() >= 10
+    assert np.all(filled[known] == measured[known])
+    assert np.all((filled[unreached] >= -0.24) & (filled[unreached] <= 0.3))
+    assert abs(filled[0, 9] - (-0.06)) < abs(filled[0, 9] - 0.3)  # the far end leans to its nearest measured node

@@ -124,7 +124,7 @@ def test_the_most_recent_profile_built_or_imported_here_is_next(user):
     [
         ("Tesla V100-SXM2-16GB", "v100-trt-fp32-b128"),
         ("NVIDIA H100 80GB HBM3", "h100-torch-fp32-b256"),
-        ("NVIDIA H200", "h200-torch-fp16-b256"),  # no fp32 profile shipped: the other precision
+        ("NVIDIA H200", "h200-torch-fp32-b256"),
         ("NVIDIA A100-SXM4-80GB", None),
     ],
 )

@@ -152,3 +152,17 @@ def test_eval_transform_resizes_and_normalises():
     assert out.shape == (1, 3, 20, 20) and out[..., 5:15, 5:15].eq(1).all() and out[..., :5, :].eq(-1).all()
     resized = EvalTransform(40, 1, (0.5,), (0.5,), channels_last=True)(images)
     assert resized.shape == (1, 1, 40, 40) and resized.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_pair_options_from_the_command_line_become_the_recipe_tuples():
+    import argparse
+
+    from designer.cli.args import add_parameters, given
+    from train.recipe import TrainConfig, validate
+
+    parser = argparse.ArgumentParser()
+    add_parameters(parser, TrainConfig)
+    settings = given(parser.parse_args(["--crop-scale", "0.6", "1"]), TrainConfig)
+    config = TrainConfig(**settings, arch="a.json", data="d", out="o")
+    assert config.crop_scale == (0.6, 1.0)
+    validate(config)  # the pair passes the recipe's checks (a list did not)

@@ -78,8 +78,9 @@ def add_parameters(parser: argparse.ArgumentParser | Any, cls: type, skip: Itera
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The parameters of ``cls`` that the command line set."""
-    return {item.name: getattr(args, item.name) for item in parameters(cls) if hasattr(args, item.name)}
+    """The parameters of ``cls`` that the command line set (a pair given as ``MIN MAX`` as a tuple)."""
+    values = {item.name: getattr(args, item.name) for item in parameters(cls) if hasattr(args, item.name)}
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
 
 
 def flag_name(name: str) -> str:

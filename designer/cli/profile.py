@@ -6,10 +6,13 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.core.errors import DesignerError, ParameterError
-from designer.core.spec import ACTIVATIONS
+from designer.core.spec import ACTIVATIONS, ArchSpec
+
+if TYPE_CHECKING:
+    from latency.measure.validate import NetResult
 
 
 def register(subparsers: Any) -> None:
@@ -93,6 +96,12 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--repetitions", type=int, default=10, help="timed runs per network (median counts)")
     validate.add_argument("--output-dir", type=Path, default=Path("."), help="folder for validate.json and .png")
     validate.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    validate.add_argument(
+        "--measured",
+        type=Path,
+        metavar="REPORT",
+        help="re-predict the networks of an earlier validate.json (their measured latency kept): no device needed",
+    )
     validate.set_defaults(handler=run_validate)
 
     plot = commands.add_parser("plot", help="(re)draw validate.png from a validate.json")
@@ -226,14 +235,22 @@ def _network(arch: str, table: Any) -> Any:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from designer.core.parse import read_json
     from latency.measure.backend import Settings, check_device, get_backend
-    from latency.measure.validate import measure, table_text, validation_specs, write_plot, write_report
+    from latency.measure.validate import measure, repredict, validation_specs
     from latency.predict.cache import load_predictor
 
     if args.nets < 0:
         raise DesignerError("--nets must be zero or more")
     predictor = load_predictor(args.profile)
     table = predictor.table
+    start = time.monotonic()
+    if args.measured is not None:
+        report = read_json(args.measured, "validate report")
+        results, specs = repredict(predictor, report)
+        meta = {"profile": table.name, "device": report.get("device"), "resolution": report.get("resolution")}
+        meta |= {"batch": table.batch, "measured_in": str(args.measured)}
+        return _report_validation(args, results, specs, meta, start)
     provenance = table.provenance
     device = "cpu" if table.gpu == "cpu" else "cuda"
     settings = Settings(
@@ -247,9 +264,17 @@ def run_validate(args: argparse.Namespace) -> int:
     check_device(backend, table.gpu)
     resolution = int(provenance.get("grid", {}).get("resolution", 224))
     specs = validation_specs(args.nets, resolution, _families(args.families), args.seed)
-    start = time.monotonic()
     results = measure(predictor, backend, specs)
     meta = {"profile": table.name, "device": backend.device_name(), "resolution": resolution, "batch": table.batch}
+    return _report_validation(args, results, specs, meta, start)
+
+
+def _report_validation(
+    args: argparse.Namespace, results: list[NetResult], specs: list[ArchSpec], meta: dict[str, Any], start: float
+) -> int:
+    """Write validate.json and .png under --output-dir and print the table (or the JSON)."""
+    from latency.measure.validate import table_text, write_plot, write_report
+
     report = write_report(results, specs, meta, args.output_dir)
     if args.json:
         print(json.dumps({**meta, "summary": report["summary"], "networks": report["networks"]}, indent=2))

@@ -3,7 +3,8 @@
 For each block family the design space (:class:`designer.core.space.SearchSpace` at the profile's
 resolution, with the family's defaults: its stage strides, kernel set and inner-width ratio
 range) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the family's
-width grid has them): the stem at a few widths; every stage's blocks for each kernel of the set
+width grid has them): the stem at every width of the space (one op each, but at the highest
+resolution it is a tenth of a small network's time, and steps between widths); every stage's blocks for each kernel of the set
 and the inner widths at the family's sample of ratios (:func:`_inners`); the first block fed by
 a quarter, half, all or twice its width (and by the stem widths in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned widths from which the
 predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the
@@ -40,7 +41,13 @@ CHANNELS = (
 ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776)
 """Misaligned widths (odd multiples of 8) just past a tensor-core tile, where they cost most:
 timed as plain 3x3 and 1x1 convs so the predictor learns how much slower such convs run."""
-PROBE_SHAPES = (("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2))
+PROBE_SHAPES = (
+    *(("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2)),
+    *(("conv_act", 5, 1), ("conv_add_act", 5, 1), ("conv_act", 5, 2)),
+)
+"""Kernel 5 as well as 3: the whole design space picks kernel 5 in most stages, and the predictor
+fits a slowdown per kernel and stride (on the H200 fp16 table 1.12x the aligned model for 5x5
+stride 1, 1.06x for 3x3)."""
 STEM_WIDTHS = (16, 32, 64, 128)
 FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0, 2.0)
 REFERENCES = ("resnet50", "mobilenet_v2")
@@ -64,7 +71,7 @@ def family_ops(family: str, resolution: int) -> set[OpKey]:
     widths = [w for w in CHANNELS if w in space.widths]
     stems = [w for w in STEM_WIDTHS if w in space.stem_widths]
     ops: set[OpKey] = set()
-    for stem in stems:
+    for stem in space.stem_widths:  # one op each, in every network, at the highest resolution
         ops |= _ops(space.stem_layers(stem))
     for stage in range(1, space.body_stages + 1):
         for width in widths:

@@ -103,6 +103,27 @@ def measure(predictor: Predictor, backend: Backend, specs: list[ArchSpec], progr
     return results
 
 
+def repredict(predictor: Predictor, report: dict[str, Any]) -> tuple[list[NetResult], list[ArchSpec]]:
+    """The networks of an earlier ``validate.json`` (already parsed) with their measured latency
+    kept and predicted again by ``predictor``: to score a new profile or predictor on the same
+    measurements without the device. DesignerError if the report does not fit the profile."""
+    where = "the --measured report"
+    if report.get("batch") != predictor.batch:
+        raise DesignerError(
+            f"{where} was measured at batch {report.get('batch')}, the profile at {predictor.batch}; "
+            "re-predict with a profile of the same batch"
+        )
+    specs = [ArchSpec.from_dict(spec, f"{where}'s specs") for spec in report.get("specs", [])]
+    measured = {row["name"]: float(row["measured_ms"]) for row in report.get("networks", [])}
+    if not specs or set(measured) != {spec.name for spec in specs}:
+        raise DesignerError(f"{where} lacks its networks' specs or latencies; use a validate.json of this version")
+    results = [
+        NetResult(spec.name, int(total_macs(arch_layers(spec))), predictor.network_latency(spec), measured[spec.name])
+        for spec in specs
+    ]
+    return results, specs
+
+
 def summary(results: list[NetResult]) -> dict[str, float]:
     errors = ErrorSummary.of([r.predicted_ms for r in results], [r.measured_ms for r in results])
     signed = np.array([r.error for r in results])

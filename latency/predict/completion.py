@@ -9,8 +9,11 @@ measured nodes around it, ``v(x) ~ v(x + s e_i) + v(x + t e_j) - v(x + s e_i + t
 (exact when ``v`` is additive in axes ``i`` and ``j``), over every pair of axes and the
 nearest shifts; the estimates are combined by their weighted median, weighted by how close
 the parallelogram is (a robust vote: a step in one axis spoils only the estimates that cross
-it). Nodes that no parallelogram reaches take the mean of their filled neighbours, repeatedly
-(outside the measured region the residual stays constant, so latency scales with work).
+it). Nodes that no parallelogram reaches take the inverse-distance-weighted mean of the
+residuals of the :data:`NEAREST` measured nodes nearest them (so latency far from what was
+measured scales with work). Averaging filled neighbours outward instead carried one odd
+estimate across a whole sparse axis: on the H200 fp16 profile it priced a 16->88 1x1 conv at
+3.4x its work model, and random bottleneck networks 3-23 % high (docs/RESULTS.md, 'Latency tables').
 
 The estimates are made on log-latencies or on residuals (see :func:`complete`); what is
 stored and interpolated is the residual
@@ -29,6 +32,8 @@ MAX_SHIFT = 2
 """Parallelograms use nodes up to this many grid steps away along each axis."""
 CATEGORY_DISTANCE = 0.3
 """Distance of a step along a categorical axis (op variant), in log-coordinate units."""
+NEAREST = 8
+"""Measured nodes whose residuals fill a node that no parallelogram reaches."""
 
 
 def _shift(array: np.ndarray, axis: int, step: int, fill: float | bool) -> np.ndarray:
@@ -112,19 +117,25 @@ def complete(
     ]
     estimate = min(candidates, key=lambda e: _loo_error(e, values, known))
     filled = np.where(known, values, estimate) - base
-    have = known | np.isfinite(estimate)
-    while not have.all():
-        total, count = np.zeros(values.shape), np.zeros(values.shape)
-        zeroed = np.where(have, filled, 0.0)
-        for axis in range(values.ndim):
-            for step in (-1, 1):
-                if values.shape[axis] > 1:
-                    total += _shift(zeroed, axis, step, 0.0)
-                    count += _shift(have, axis, step, False)
-        grow = ~have & (count > 0)
-        filled = np.where(grow, total / np.maximum(count, 1), filled)
-        have = have | grow
+    unreached = ~known & ~np.isfinite(estimate)
+    if unreached.any():
+        filled[unreached] = _nearest_mean(values - base, known, coords, unreached)
     return filled
+
+
+def _nearest_mean(
+    values: np.ndarray, known: np.ndarray, coords: Sequence[np.ndarray | None], wanted: np.ndarray
+) -> np.ndarray:
+    """At each ``wanted`` node, the inverse-square-distance-weighted mean of ``values`` at the
+    :data:`NEAREST` known nodes nearest it (categorical axes step :data:`CATEGORY_DISTANCE`)."""
+    from scipy.spatial import cKDTree  # only when fitting, as in the predictor
+
+    axes = [np.arange(size) * CATEGORY_DISTANCE if c is None else c for size, c in zip(values.shape, coords)]
+    nodes = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
+    count = min(NEAREST, int(known.sum()))
+    distance, index = cKDTree(nodes[known]).query(nodes[wanted], k=[*range(1, count + 1)])
+    weights = 1.0 / np.maximum(distance, 1e-9) ** 2
+    return np.sum(weights * values[known][index], axis=1) / np.sum(weights, axis=1)
 
 
 def _loo_error(estimate: np.ndarray, values: np.ndarray, known: np.ndarray) -> float:
