@@ -20,7 +20,16 @@ from support.enumeration import (
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.request import DesignRequest
-from designer.core.solver import Constraint, _Problem, _Search, cheapest, flops_limit, params_limit, solve
+from designer.core.solver import (
+    Constraint,
+    _Problem,
+    _Search,
+    cheapest,
+    cheapest_each,
+    flops_limit,
+    params_limit,
+    solve,
+)
 from designer.core.space import SearchSpace
 from designer.workflows.design import design
 
@@ -73,6 +82,20 @@ def test_cheapest_out_of_time_brackets_the_least_cost():
     reach = cheapest(space, flops_limit(0), [], 0.3, time_limit=0.0)
     assert least.proven and least.value is not None and not reach.proven
     assert reach.bound <= least.value and (reach.value is None or reach.value >= least.value)
+
+
+def test_cheapest_each_prices_once_and_matches_cheapest_for_every_limit():
+    space = SearchSpace.of("basic", **FIXED)
+    values, evaluation = enumerate_all(space)
+    totals = evaluation.totals
+    limits = [flops_limit(float(np.median(totals["macs"]))), params_limit(float(np.median(totals["params"])))]
+    least = {}
+    for constraint, reach in cheapest_each(space, limits, 0.3):
+        others = {c.name: c.limit for c in limits if c is not constraint}
+        least[constraint.name] = totals[constraint.name][feasible(space, values, evaluation, 0.3, others)].min()
+        assert reach.proven and reach.value == least[constraint.name]
+    for constraint, reach in cheapest_each(space, limits, 0.3, time_limit=0.0):  # no time: a bracket
+        assert reach.bound <= least[constraint.name] <= (np.inf if reach.value is None else reach.value)
 
 
 def test_full_size_budget_is_feasible_within_the_time_limit():

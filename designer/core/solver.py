@@ -63,11 +63,12 @@ relaxation chooses are offered to the search for better designs.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -161,6 +162,12 @@ Progress = Callable[[SolveStats, float, float, int], None]
 Index = dict[str, np.ndarray]
 
 
+def _linear(constraints: Sequence[Constraint]) -> list[tuple[str, float]]:
+    """The costs and limits of the first-order bound: convex costs as they are, the others by a
+    convex under-estimate."""
+    return [(c.name if c.convex else f"{c.name}.lower", c.limit) for c in constraints]
+
+
 class _Problem:
     """Grids, branched dimensions, evaluation and bounds of one solve."""
 
@@ -183,8 +190,15 @@ class _Problem:
         self.pairs = space.pairs()
         depths = [f"depth{s}" for s in range(1, space.body_stages + 1)]
         self.depths = list(space.penalty.counted(np.array(depths)))
-        # the first-order bound takes convex costs as they are, the others by a convex under-estimate
-        self.linear = [(c.name if c.convex else f"{c.name}.lower", c.limit) for c in self.constraints]
+        self.linear = _linear(self.constraints)
+
+    def without_limit(self, name: str) -> _Problem:
+        """This problem with the limit on ``name`` lifted, sharing its priced grids."""
+        lifted = copy.copy(self)
+        lifted.constraints = [replace(c, limit=np.inf) if c.name == name else c for c in self.constraints]
+        lifted.linear = _linear(lifted.constraints)
+        lifted.__dict__.pop("relaxation", None)  # built from the limits when first used
+        return lifted
 
     @cached_property
     def relaxation(self) -> Relaxation:
@@ -816,9 +830,22 @@ def cheapest(
     """The least total of ``target``'s cost over designs of ``space`` that meet ``rho <= rho0``
     and ``constraints`` (``target``'s own limit is ignored); ``Reach(None, inf)`` if no design does.
     When ``time_limit`` seconds pass first, the cheapest design found comes with a bound."""
-    problem = _Problem(space, [*constraints, Constraint(target.name, np.inf, target.layer_cost, target.monotone)], rho0)
+    problem = _Problem(space, [*constraints, replace(target, limit=np.inf)], rho0)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     return _least(problem, target.name, deadline)[0]
+
+
+def cheapest_each(
+    space: SearchSpace, constraints: Sequence[Constraint], rho0: float, time_limit: float | None = None
+) -> Iterator[tuple[Constraint, Reach]]:
+    """Each constraint in turn with :func:`cheapest` of its cost under the others, the grid priced
+    once for all; ``time_limit`` seconds are shared, each search getting an equal part of what is left."""
+    problem = _Problem(space, constraints, rho0)
+    end = None if time_limit is None else time.perf_counter() + time_limit
+    for index, target in enumerate(constraints):
+        now = time.perf_counter()
+        deadline = None if end is None else now + max(end - now, 0.0) / (len(constraints) - index)
+        yield target, _least(problem.without_limit(target.name), target.name, deadline)[0]
 
 
 def _least(

@@ -10,7 +10,7 @@ from typing import Any
 from designer.core.analysis import Analysis, analyze_spec
 from designer.core.errors import Infeasible, ParameterError, SolveTimeout
 from designer.core.request import RHO_RANGE, DesignRequest
-from designer.core.solver import Constraint, Reach, SolveStats, cheapest, flops_limit, params_limit, solve
+from designer.core.solver import Constraint, Reach, SolveStats, cheapest_each, flops_limit, params_limit, solve
 from designer.core.space import SearchSpace
 from designer.core.spec import ArchSpec
 from designer.core.throughput import (
@@ -187,11 +187,9 @@ def _beyond_reach(
     """The error naming a limit that no design meets under the others, with the best value
     reachable, if one is shown within the time limit; and whether each limit alone was shown met."""
     each_met = True
-    for constraint in constraints:
-        others = [c for c in constraints if c is not constraint]
-        least = cheapest(space, constraint, others, request.rho0, request.time_limit)
+    for constraint, least in cheapest_each(space, constraints, request.rho0, request.time_limit):
         if constraint.limit < least.bound < math.inf:
-            scope = " (under the other limits)" if others else ""
+            scope = " (under the other limits)" if len(constraints) > 1 else ""
             return Infeasible(f"{_where(request)} {_describe(constraint, least, model)}{scope}"), False
         each_met &= least.value is not None and least.value <= constraint.limit
     return None, each_met
