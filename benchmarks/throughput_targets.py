@@ -12,7 +12,8 @@ reachable range (from the highest reachable throughput down by ``--span``):
 Every solve stops at ``--time-limit`` seconds with the best design found (the whole design
 space is rarely proven optimal that fast; the throughput is what this measures).
 
-Results go to ``--out`` (JSON, rewritten after every target, so a run cut short keeps them).
+Results go to ``--out`` (JSON, rewritten after every target); run the same command again to resume
+a run cut short (the targets it finished are kept and skipped).
 
     python benchmarks/throughput_targets.py --profile h100-torch-fp16 --out fp16_targets.json
 """
@@ -67,28 +68,37 @@ def main() -> None:
         num_classes=args.classes,
         time_limit=args.time_limit,
     )
-    space = SearchSpace(request)
-    # the fastest design found within the time limit (not always proven the fastest): reachable
-    least = cheapest(space, throughput_constraint(shipped, 1.0), [], request.rho0, args.time_limit).value
-    if least is None:
-        raise DesignerError(f"no {args.family} design meets rho <= {request.rho0:g}; nothing to target")
-    fastest = 1000.0 * shipped.batch / least
-    targets = np.geomspace(fastest / args.span, fastest / 1.25, args.targets)
-    results: dict[str, Any] = {
-        "profile": args.profile,
-        "family": args.family,
-        "device": measurer.backend.device_name(),
-        "highest_reachable_predicted": fastest,
-        "open_loop": [],
-        "closed_loop": [],
-        "match": None,
-    }
+    results = earlier_run(args)
+    if results is None:
+        space = SearchSpace(request)
+        # the fastest design found within the time limit (not always proven the fastest): reachable
+        least = cheapest(space, throughput_constraint(shipped, 1.0), [], request.rho0, args.time_limit).value
+        if least is None:
+            raise DesignerError(f"no {args.family} design meets rho <= {request.rho0:g}; nothing to target")
+        fastest = 1000.0 * shipped.batch / least
+        results = {
+            "profile": args.profile,
+            "family": args.family,
+            "device": measurer.backend.device_name(),
+            "highest_reachable_predicted": fastest,
+            "targets": [float(t) for t in np.geomspace(fastest / args.span, fastest / 1.25, args.targets)],
+            "open_loop": [],
+            "closed_loop": [],
+            "match": None,
+        }
+    targets = results["targets"]
+    done = {row["target"] for row in results["closed_loop"]}
 
     def save() -> None:
         atomic_write_text(args.out, json.dumps(results, indent=2) + "\n")
 
-    print(f"highest reachable (predicted) {fastest:,.0f} images/s; targets {', '.join(f'{t:,.0f}' for t in targets)}")
+    print(
+        f"highest reachable (predicted) {results['highest_reachable_predicted']:,.0f} images/s; targets "
+        f"{', '.join(f'{t:,.0f}' for t in targets)}" + (f"; {len(done)} done earlier, resumed" if done else "")
+    )
     for target in targets:
+        if target in done:
+            continue
         start = time.perf_counter()
         history = verify(replace(request, target_throughput=float(target)), measurer, args.rounds)
         first, last = history[0], history[-1]
@@ -124,7 +134,7 @@ def main() -> None:
             f"verify target {target:9,.0f}  measured {last.measured:9,.0f}  ratio {last.measured / target:.3f}  "
             f"rounds {len(history)}  {'in band' if row['in_band'] else 'MISSED'}"
         )
-    if args.match != "none":
+    if args.match != "none" and results["match"] is None:
         match(args, request, measurer, results)
         save()
     open_errors = [abs(r["error"]) for r in results["open_loop"]]
@@ -134,6 +144,20 @@ def main() -> None:
         f"{sum(r['in_band'] for r in results['closed_loop'])}/{len(results['closed_loop'])} in "
         f"[target, {BAND} x target]"
     )
+
+
+def earlier_run(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The results of an interrupted run of the same profile and family in ``--out``, to resume
+    (its targets kept, the targets it finished skipped); None when there is none."""
+    if not args.out.exists():
+        return None
+    results: dict[str, Any] = json.loads(args.out.read_text())
+    if (results.get("profile"), results.get("family")) != (args.profile, args.family) or "targets" not in results:
+        raise DesignerError(
+            f"{args.out} holds another run (profile {results.get('profile')}, family {results.get('family')}); "
+            "give another --out to start a new one"
+        )
+    return results
 
 
 def match(args: argparse.Namespace, request: DesignRequest, measurer: ProfileMeasurer, results: dict[str, Any]) -> None:
