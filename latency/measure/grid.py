@@ -4,10 +4,11 @@ For each block family the design space (:class:`designer.core.space.SearchSpace`
 resolution, with the family's defaults: its stage strides, kernel set and inner-width ratio
 range) is walked on a coarse geometric grid of widths (:data:`CHANNELS`, kept where the family's
 width grid has them): the stem at every width of the space (one op each, but at the highest
-resolution it is a tenth of a small network's time, and steps between widths); every stage's blocks for each kernel of the set
-and the inner widths at the family's sample of ratios (:func:`_inners`); the first block fed by
-a quarter, half, all or twice its width (and by the stem widths in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned widths from which the
-predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the
+resolution it is a tenth of a small network's time, and it steps between widths); every stage's
+blocks for each kernel of the set and the inner widths at the family's sample of ratios
+(:func:`_inners`); the first block fed by a quarter, half, all or twice its width (and by
+:data:`STEM_WIDTHS` in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned
+widths from which the predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the
 layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
 added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
 ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
@@ -40,7 +41,7 @@ CHANNELS = (
 )
 ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776)
 """Misaligned widths (odd multiples of 8) just past a tensor-core tile, where they cost most:
-timed as plain 3x3 and 1x1 convs so the predictor learns how much slower such convs run."""
+timed as plain 3x3, 5x5 and 1x1 convs so the predictor learns how much slower such convs run."""
 PROBE_SHAPES = (
     *(("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2)),
     *(("conv_act", 5, 1), ("conv_add_act", 5, 1), ("conv_act", 5, 2)),
@@ -49,6 +50,7 @@ PROBE_SHAPES = (
 fits a slowdown per kernel and stride (on the H200 fp16 table 1.12x the aligned model for 5x5
 stride 1, 1.06x for 3x3)."""
 STEM_WIDTHS = (16, 32, 64, 128)
+"""Stem widths that feed the first block of stage 1."""
 FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0, 2.0)
 REFERENCES = ("resnet50", "mobilenet_v2")
 WORK_CAP = 16.0
