@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from support.latency import synthetic_keys, true_latency
+from support.latency import synthetic_keys, synthetic_table, true_latency
 
 from designer.core.errors import DesignerError
 from designer.core.reference import resnet50
@@ -17,7 +17,9 @@ from latency.measure.grid import (
     work,
 )
 from latency.measure.profiler import build_profile, partial_path
+from latency.measure.validate import measure, random_specs
 from latency.predict.ops import layer_ops
+from latency.predict.predictor import Predictor
 from latency.predict.table import LatencyTable
 
 
@@ -44,7 +46,10 @@ class FakeBackend:
         return true_latency(key, batch)
 
     def time_network(self, spec, batch):
-        raise NotImplementedError
+        if self.interrupt_after is not None and self.calls >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return float(len(spec.name))
 
 
 def test_a_narrower_run_adds_to_a_profile_and_never_drops_entries(tmp_path):
@@ -81,6 +86,21 @@ def test_a_run_refuses_to_resume_another_profile(tmp_path):
     build_profile(FakeBackend(), "h100", 8, sorted(synthetic_keys())[:3], path, {}, progress=False)
     with pytest.raises(DesignerError, match="holds a different profile"):
         build_profile(FakeBackend(), "h100", 16, sorted(synthetic_keys())[:3], path, {}, progress=False)
+
+
+def test_an_interrupted_validation_resumes_and_ignores_another_runs_partial(tmp_path):
+    predictor = Predictor(synthetic_table())
+    specs, others = (random_specs(4, 32, ["basic"], seed=seed) for seed in (0, 1))
+    partial = tmp_path / "validate.partial.json"
+    with pytest.raises(KeyboardInterrupt):  # another run's networks, cut short: its file reuses nothing
+        measure(predictor, FakeBackend(interrupt_after=1), others, progress=False, partial=partial)
+    with pytest.raises(KeyboardInterrupt):
+        measure(predictor, backend := FakeBackend(interrupt_after=2), specs, progress=False, partial=partial)
+    assert backend.calls == 2 and partial.exists()
+    backend = FakeBackend()
+    results = measure(predictor, backend, specs, progress=False, partial=partial)
+    assert backend.calls == 2 and not partial.exists()
+    assert [r.name for r in results] == [s.name for s in specs] and all(r.measured_ms > 0 for r in results)
 
 
 def test_gpu_names_match_the_device_case_insensitively():

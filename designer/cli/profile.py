@@ -94,7 +94,12 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--families", default="basic,bottleneck,mbv2")
     validate.add_argument("--seed", type=int, default=0)
     validate.add_argument("--repetitions", type=int, default=10, help="timed runs per network (median counts)")
-    validate.add_argument("--output-dir", type=Path, default=Path("."), help="folder for validate.json and .png")
+    validate.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("."),
+        help="folder for validate.json and .png (and validate.partial.json, from which a run cut short resumes)",
+    )
     validate.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     validate.add_argument(
         "--measured",
@@ -264,7 +269,7 @@ def run_validate(args: argparse.Namespace) -> int:
     check_device(backend, table.gpu)
     resolution = int(provenance.get("grid", {}).get("resolution", 224))
     specs = validation_specs(args.nets, resolution, _families(args.families), args.seed)
-    results = measure(predictor, backend, specs)
+    results = measure(predictor, backend, specs, partial=args.output_dir / "validate.partial.json")
     meta = {"profile": table.name, "device": backend.device_name(), "resolution": resolution, "batch": table.batch}
     return _report_validation(args, results, specs, meta, start)
 

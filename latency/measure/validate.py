@@ -92,15 +92,44 @@ def validation_specs(count: int, resolution: int, families: list[str], seed: int
     return random_specs(count, resolution, families, seed) + references
 
 
-def measure(predictor: Predictor, backend: Backend, specs: list[ArchSpec], progress: bool = True) -> list[NetResult]:
+def measure(
+    predictor: Predictor,
+    backend: Backend,
+    specs: list[ArchSpec],
+    progress: bool = True,
+    partial: Path | None = None,
+) -> list[NetResult]:
+    """Each network measured end to end and predicted. With ``partial``, a file that keeps the
+    latencies measured so far (rewritten after each network): a run cut short resumes from it,
+    measuring only the networks it lacks, and it is removed once all are measured."""
     from tqdm import tqdm
 
-    results = []
+    key = {"profile": predictor.name, "specs": [spec.to_dict() for spec in specs]}
+    measured = _measured_so_far(partial, key)
     for spec in tqdm(specs, desc="networks", unit="net", disable=not progress):
-        measured = backend.time_network(spec, predictor.batch)
-        macs = int(total_macs(arch_layers(spec)))
-        results.append(NetResult(spec.name, macs, predictor.network_latency(spec), measured))
-    return results
+        if spec.name not in measured:
+            measured[spec.name] = backend.time_network(spec, predictor.batch)
+            if partial is not None:
+                atomic_write_text(partial, json.dumps({**key, "measured_ms": measured}) + "\n")
+    if partial is not None:
+        partial.unlink(missing_ok=True)
+    return [
+        NetResult(spec.name, int(total_macs(arch_layers(spec))), predictor.network_latency(spec), measured[spec.name])
+        for spec in specs
+    ]
+
+
+def _measured_so_far(partial: Path | None, key: dict[str, Any]) -> dict[str, float]:
+    """The latencies an interrupted run of the same profile and networks saved in ``partial``."""
+    if partial is None or not partial.is_file():
+        return {}
+    try:
+        saved = json.loads(partial.read_text())
+    except (OSError, ValueError):
+        return {}  # a file that cannot be read is measured again, not trusted
+    if not isinstance(saved, dict) or {k: saved.get(k) for k in key} != key:
+        return {}
+    return {name: float(ms) for name, ms in saved.get("measured_ms", {}).items()}
 
 
 def repredict(predictor: Predictor, report: dict[str, Any]) -> tuple[list[NetResult], list[ArchSpec]]:
