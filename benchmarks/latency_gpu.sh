@@ -17,9 +17,10 @@
 #
 # fp16 times the dense grid (5,743 ops, ~11 min on an H200), fp32 (TF32 off: the DeepMAD paper's
 # setting) the sparse one (3,964 ops, ~11.5 min); validating takes 1.5 min more in fp16, over 4.5 in
-# fp32. With one GPU `ship` takes five calls; with two or more (nvidia-h200-x2) the precisions run
-# side by side, one GPU each, and it takes three. Work goes to out/GPU/ (ignored by git, so it stays on a warm device
-# machine from one call to the next; on a cold one, carry out/GPU back). Each call stops BUDGET
+# fp32 (a validation cut short resumes, one network at a time). With one GPU `ship` takes five calls;
+# with two or more (nvidia-h200-x2) the precisions run side by side, one GPU each, and it takes
+# three. Work goes to out/GPU/ (ignored by git, so it stays on a warm device machine from one call
+# to the next; on a cold one, carry out/GPU back). Each call stops BUDGET
 # seconds (default 540) after it starts (SIGINT: a build saves its partial profile) and copies
 # out/GPU/ to $OUT: GPU-torch-PREC-b256.json (ship it in profiles/), PREC/validate.json and .png
 # (docs/GPU/validate-PREC.*), card.txt and the logs. `card` copies the fp32 profile built here
@@ -34,7 +35,7 @@ shift $(($# < 2 ? $# : 2))
 precisions=("$@")
 ((${#precisions[@]})) || { [[ $step == ship ]] && precisions=(fp16 fp32) || precisions=(fp16); }
 budget=${BUDGET:-540}
-validate_s=${VALIDATE_S:-420}
+validate_s=${VALIDATE_S:-60} # a validation resumes: start one whenever a minute is left
 work=out/$gpu
 mkdir -p "$work"
 log=$work/log.txt
@@ -86,7 +87,7 @@ PY
 chain() { # chain PREC: build, then validate unless done; 0 when both are, 124 when the deadline comes first
     build "$1" || return
     [[ -f $work/$1/validate.json ]] && return 0
-    (($(left) >= validate_s)) || { echo "$(left) s left, validating takes up to $validate_s s" | tee -a "$log"; return 124; }
+    (($(left) >= validate_s)) || { echo "$(left) s left, under the $validate_s s a validation starts with" | tee -a "$log"; return 124; }
     validate "$1"
 }
 
