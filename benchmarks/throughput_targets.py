@@ -35,6 +35,7 @@ import numpy as np
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
+from designer.core.parse import read_json
 from designer.core.reference import reference_spec
 from designer.core.request import DesignRequest
 from designer.core.solver import cheapest
@@ -151,8 +152,10 @@ def earlier_run(args: argparse.Namespace) -> dict[str, Any] | None:
     (its targets kept, the targets it finished skipped); None when there is none."""
     if not args.out.exists():
         return None
-    results: dict[str, Any] = json.loads(args.out.read_text())
-    if (results.get("profile"), results.get("family")) != (args.profile, args.family) or "targets" not in results:
+    results = read_json(args.out, "throughput-targets results")
+    if not isinstance(results, dict) or "targets" not in results:
+        raise DesignerError(f"{args.out} is not this benchmark's results; give another --out to start a new run")
+    if (results.get("profile"), results.get("family")) != (args.profile, args.family):
         raise DesignerError(
             f"{args.out} holds another run (profile {results.get('profile')}, family {results.get('family')}); "
             "give another --out to start a new one"

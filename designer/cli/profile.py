@@ -240,7 +240,6 @@ def _network(arch: str, table: Any) -> Any:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from designer.core.parse import read_json
     from latency.measure.backend import Settings, check_device, get_backend
     from latency.measure.validate import measure, repredict, validation_specs
     from latency.predict.cache import load_predictor
@@ -251,8 +250,7 @@ def run_validate(args: argparse.Namespace) -> int:
     table = predictor.table
     start = time.monotonic()
     if args.measured is not None:
-        report = read_json(args.measured, "validate report")
-        results, specs = repredict(predictor, report)
+        report, results, specs = repredict(predictor, args.measured)
         meta = {"profile": table.name, "device": report.get("device"), "resolution": report.get("resolution")}
         meta |= {"batch": table.batch, "measured_in": str(args.measured)}
         return _report_validation(args, results, specs, meta, start)

@@ -8,8 +8,8 @@ resolution it is a tenth of a small network's time, and it steps between widths)
 blocks for each kernel of the set and the inner widths at the family's sample of ratios
 (:func:`_inners`); the first block fed by a quarter, half, all or twice its width (and by
 :data:`STEM_WIDTHS` in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned
-widths from which the predictor learns their slowdown. Each layer becomes an op (:mod:`latency.predict.ops`); the
-layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
+widths from which the predictor learns their slowdown. Each layer becomes an op
+(:mod:`latency.predict.ops`); the layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
 added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
 ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
 work); the cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are

@@ -113,10 +113,7 @@ def measure(
                 atomic_write_text(partial, json.dumps({**key, "measured_ms": measured}) + "\n")
     if partial is not None:
         partial.unlink(missing_ok=True)
-    return [
-        NetResult(spec.name, int(total_macs(arch_layers(spec))), predictor.network_latency(spec), measured[spec.name])
-        for spec in specs
-    ]
+    return [_result(predictor, spec, measured[spec.name]) for spec in specs]
 
 
 def _measured_so_far(partial: Path | None, key: dict[str, Any]) -> dict[str, float]:
@@ -132,25 +129,43 @@ def _measured_so_far(partial: Path | None, key: dict[str, Any]) -> dict[str, flo
     return {name: float(ms) for name, ms in saved.get("measured_ms", {}).items()}
 
 
-def repredict(predictor: Predictor, report: dict[str, Any]) -> tuple[list[NetResult], list[ArchSpec]]:
-    """The networks of an earlier ``validate.json`` (already parsed) with their measured latency
+def repredict(predictor: Predictor, report_path: Path) -> tuple[dict[str, Any], list[NetResult], list[ArchSpec]]:
+    """An earlier ``validate.json`` (the parsed file), and its networks with their measured latency
     kept and predicted again by ``predictor``: to score a new profile or predictor on the same
-    measurements without the device. DesignerError if the report does not fit the profile."""
-    where = "the --measured report"
+    measurements without the device. DesignerError if the report is not one or does not fit."""
+    report, earlier = read_report(report_path)
     if report.get("batch") != predictor.batch:
         raise DesignerError(
-            f"{where} was measured at batch {report.get('batch')}, the profile at {predictor.batch}; "
+            f"{report_path} was measured at batch {report.get('batch')}, the profile at {predictor.batch}; "
             "re-predict with a profile of the same batch"
         )
-    specs = [ArchSpec.from_dict(spec, f"{where}'s specs") for spec in report.get("specs", [])]
-    measured = {row["name"]: float(row["measured_ms"]) for row in report.get("networks", [])}
-    if not specs or set(measured) != {spec.name for spec in specs}:
-        raise DesignerError(f"{where} lacks its networks' specs or latencies; use a validate.json of this version")
-    results = [
-        NetResult(spec.name, int(total_macs(arch_layers(spec))), predictor.network_latency(spec), measured[spec.name])
-        for spec in specs
-    ]
-    return results, specs
+    rows = report.get("specs")
+    specs = [ArchSpec.from_dict(spec, f"{report_path} specs[{i}]") for i, spec in enumerate(rows or [])]
+    measured = {row.name: row.measured_ms for row in earlier}
+    if not isinstance(rows, list) or set(measured) != {spec.name for spec in specs}:
+        raise DesignerError(
+            f"{report_path} lacks its networks' specs; give a validate.json that `designer profile validate` wrote"
+        )
+    return report, [_result(predictor, spec, measured[spec.name]) for spec in specs], specs
+
+
+def read_report(report_path: Path) -> tuple[dict[str, Any], list[NetResult]]:
+    """A ``validate.json`` and its networks, checked (DesignerError naming the problem)."""
+    what = f"validate report {report_path}"
+    report = read_json(report_path, "validate report")
+    rows = report.get("networks") if isinstance(report, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise DesignerError(
+            f"{report_path} is not a validate.json (no networks); give the file `profile validate` wrote"
+        )
+    results = [build(NetResult, row, what, f"networks[{i}]") for i, row in enumerate(rows)]
+    if any(r.measured_ms <= 0 or r.predicted_ms <= 0 for r in results):
+        raise DesignerError(f"{what} holds a latency that is not positive; re-run `designer profile validate`")
+    return report, results
+
+
+def _result(predictor: Predictor, spec: ArchSpec, measured_ms: float) -> NetResult:
+    return NetResult(spec.name, int(total_macs(arch_layers(spec))), predictor.network_latency(spec), measured_ms)
 
 
 def summary(results: list[NetResult]) -> dict[str, float]:
@@ -182,16 +197,7 @@ def write_report(results: list[NetResult], specs: list[ArchSpec], meta: dict[str
 
 def write_plot(report_path: Path) -> Path:
     """``validate.png`` (predicted against measured) next to a ``validate.json``."""
-    what = f"validate report {report_path}"
-    report = read_json(report_path, "validate report")
-    rows = report.get("networks") if isinstance(report, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise DesignerError(
-            f"{report_path} is not a validate.json (no networks); give the file `profile validate` wrote"
-        )
-    results = [build(NetResult, row, what, f"networks[{i}]") for i, row in enumerate(rows)]
-    if any(r.measured_ms <= 0 or r.predicted_ms <= 0 for r in results):
-        raise DesignerError(f"{what} holds a latency that is not positive; re-run `designer profile validate`")
+    report, results = read_report(report_path)
     try:
         png = scatter_png(results, str(report.get("profile", "")))
     except ImportError:

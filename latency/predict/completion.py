@@ -119,7 +119,7 @@ def complete(
     filled = np.where(known, values, estimate) - base
     unreached = ~known & ~np.isfinite(estimate)
     if unreached.any():
-        filled[unreached] = _nearest_mean(values - base, known, coords, unreached)
+        filled[unreached] = _nearest_mean(filled, known, coords, unreached)  # reads the measured nodes only
     return filled
 
 
