@@ -8,6 +8,14 @@ method, to show how latency between two grid points behaves (linear, or a step a
 
     python benchmarks/channel_steps.py out.json --precision fp16 --low 448 --high 648
 
+``--kernels`` and ``--resolutions`` replace the default sweeps by the basic block's convs at those
+kernels and (stride-1) resolutions, stride 1 and the stage's stride-2 first conv from twice the
+resolution, e.g. the 5x5 convs the whole design space picks::
+
+    python benchmarks/channel_steps.py out.json --low 64 --high 288 --kernels 3 5 --resolutions 56 28 14 7
+
+The file is rewritten after each sweep, so a run cut short keeps what it measured.
+
 Runs on the GPU on demand (not in tests); writes one JSON file with the provenance and rows
 ``{kind, kernel, res, cin, cout, ms}``.
 """
@@ -24,11 +32,26 @@ from designer.core.fileio import atomic_write_text
 from latency.measure.backend import Settings, get_backend
 from latency.predict.ops import OpKey
 
-SWEEPS = (  # (kind, kernel, input resolutions)
-    ("conv_act", 3, (28, 14, 7)),
-    ("conv_add_act", 3, (14, 7)),
-    ("conv_act", 1, (14, 7)),
+Sweep = tuple[str, int, int, tuple[int, ...]]
+SWEEPS: tuple[Sweep, ...] = (  # (kind, kernel, stride, input resolutions)
+    ("conv_act", 3, 1, (28, 14, 7)),
+    ("conv_add_act", 3, 1, (14, 7)),
+    ("conv_act", 1, 1, (14, 7)),
 )
+
+
+def basic_sweeps(kernels: list[int], resolutions: list[int]) -> tuple[Sweep, ...]:
+    """The basic block's convs at these kernels: both stride-1 convs at each resolution, and the
+    stride-2 first conv that reaches it (input at twice the resolution)."""
+    return tuple(
+        sweep
+        for kernel in kernels
+        for sweep in (
+            ("conv_act", kernel, 1, tuple(resolutions)),
+            ("conv_add_act", kernel, 1, tuple(resolutions)),
+            ("conv_act", kernel, 2, tuple(2 * r for r in resolutions)),
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,17 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--high", type=int, default=648)
     parser.add_argument("--step", type=int, default=8)
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for the onnxruntime backend")
+    parser.add_argument("--kernels", type=int, nargs="+", help="sweep the basic block's convs at these kernels")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[56, 28, 14, 7], help="with --kernels")
     args = parser.parse_args(argv)
     backend = get_backend(args.backend, Settings(precision=args.precision, device=args.device))
-    rows = []
-    for kind, kernel, resolutions in SWEEPS:
+    sweeps = basic_sweeps(args.kernels, args.resolutions) if args.kernels else SWEEPS
+    report = {"provenance": backend.provenance(), "batch": args.batch, "precision": args.precision, "rows": []}
+    for kind, kernel, stride, resolutions in sweeps:
         for res in resolutions:
             for channels in range(args.low, args.high + 1, args.step):
-                ms = backend.time_op(OpKey(kind, channels, res, channels, kernel, 1), args.batch)
-                rows.append({"kind": kind, "kernel": kernel, "res": res, "cin": channels, "cout": channels, "ms": ms})
-            print(f"{kind} k{kernel} res {res}: done", file=sys.stderr, flush=True)
-    report = {"provenance": backend.provenance(), "batch": args.batch, "precision": args.precision, "rows": rows}
-    atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
+                ms = backend.time_op(OpKey(kind, channels, res, channels, kernel, stride), args.batch)
+                row = {"kind": kind, "kernel": kernel, "stride": stride, "res": res, "cin": channels, "cout": channels}
+                report["rows"].append({**row, "ms": ms})
+            print(f"{kind} k{kernel} s{stride} res {res}: done", file=sys.stderr, flush=True)
+            atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
     return 0
 
 

@@ -12,6 +12,7 @@ from latency.measure.grid import (
     SPARSE_SKIPPED,
     SPARSE_WORK_CAP,
     alignment_ops,
+    dense_line_ops,
     profile_ops,
     reference_ops,
     work,
@@ -131,6 +132,15 @@ def test_the_grid_covers_the_design_space_kinds_and_the_reference_networks():
     assert len(profile_ops(224)) < 8000
 
 
+def test_5x5_convs_are_timed_at_every_multiple_of_8_where_the_families_have_them():
+    line = {op.cout for op in profile_ops(224) if op.kind == "conv_add_act" and op.kernel == 5 and op.res == 14}
+    assert set(range(64, 513, 8)) <= line
+    sparse = {op for op in profile_ops(224, dense=False) if op.kernel == 5 and op.cin == op.cout and op.res == 14}
+    assert {op.cout for op in sparse if op.kind == "conv_act" and op.stride == 1} >= {96, 104, 232, 240, 304}
+    mobile = profile_ops(224, ["mbv2"])  # depthwise only: no 5x5 full convs beyond the alignment probes
+    assert not set(mobile) & (dense_line_ops(224) - alignment_ops(224))
+
+
 def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops():
     dense, sparse = set(profile_ops(224)), set(profile_ops(224, dense=False))
     assert sparse < dense and len(sparse) < 0.75 * len(dense)
@@ -138,7 +148,7 @@ def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops()
     assert reference_ops(224) <= sparse
     assert any(op in sparse for op in alignment_ops(224))
     largest = np.max([work(op) for op in reference_ops(224, ("resnet50",))], axis=0)
-    for op in sparse - reference_ops(224):
+    for op in sparse - reference_ops(224) - dense_line_ops(224):
         scale = np.max(np.array(work(op)) / largest)
         assert scale <= SPARSE_WORK_CAP
         if scale > SPARSE_ABOVE and op.cout >= 64:

@@ -8,7 +8,9 @@ resolution it is a tenth of a small network's time, and it steps between widths)
 blocks for each kernel of the set and the inner widths at the family's sample of ratios
 (:func:`_inners`); the first block fed by a quarter, half, all or twice its width (and by
 :data:`STEM_WIDTHS` in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned
-widths from which the predictor learns their slowdown. Each layer becomes an op
+widths from which the predictor learns their slowdown, and :func:`dense_line_ops` times the
+``cin == cout`` convs of :data:`DENSE_KERNELS` at every multiple of 8, where latency jumps between
+neighbouring widths. Each layer becomes an op
 (:mod:`latency.predict.ops`); the layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
 added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
 ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
@@ -49,6 +51,15 @@ PROBE_SHAPES = (
 """Kernel 5 as well as 3: the whole design space picks kernel 5 in most stages, and the predictor
 fits a slowdown per kernel and stride (on the H200 fp16 table 1.12x the aligned model for 5x5
 stride 1, 1.06x for 3x3)."""
+DENSE_KERNELS = (5,)
+"""Kernels whose ``cin == cout`` convs (the basic block's, the bottleneck's middle one) are timed
+at every multiple of 8 from :data:`DENSE_LOW` to :data:`DENSE_HIGH`: on the H200 the latency of a
+5x5 conv jumps between neighbouring multiples of 8, up and down, as cuDNN changes algorithm (fp16
+at 28 px: 104 channels 0.35 ms against 0.43 for 112; 240 channels 1.52 ms against 1.15 for 232 and
+1.09 for 248; fp32 has jumps of 3x), which no interpolation between coarse widths follows
+(``docs/h200/steps-fp16-k35.json``). The table without the lines priced that sweep's 3x3 convs
+within 7.5 % (p90; worst 26 %), its 5x5 ones within 24 % (p90; worst 49 %)."""
+DENSE_LOW, DENSE_HIGH, DENSE_STEP = 64, 512, 8
 STEM_WIDTHS = (16, 32, 64, 128)
 """Stem widths that feed the first block of stage 1."""
 FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0, 2.0)
@@ -115,6 +126,21 @@ def alignment_ops(resolution: int) -> set[OpKey]:
     }
 
 
+def dense_line_ops(resolution: int) -> set[OpKey]:
+    """The ``cin == cout`` convs of :data:`DENSE_KERNELS` at every multiple of :data:`DENSE_STEP`
+    (both of a basic block's convs at stride 1, and the stride-2 one that starts a stage)."""
+    resolutions = SearchSpace.of("basic", resolution).stage_resolutions
+    widths = range(DENSE_LOW, DENSE_HIGH + 1, DENSE_STEP)
+    shapes = (("conv_act", 1), ("conv_add_act", 1), ("conv_act", 2))
+    return {
+        OpKey(kind, width, res, width, kernel, stride)
+        for kernel in DENSE_KERNELS
+        for kind, stride in shapes
+        for res in (resolutions[:-1] if stride == 2 else resolutions[1:])
+        for width in widths
+    }
+
+
 def _snap(value: float, grid: Sequence[int]) -> int:
     return min(grid, key=lambda w: abs(np.log(w / value)))
 
@@ -135,13 +161,19 @@ def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: b
     reference = reference_ops(resolution)
     largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
     families = list_families() if families is None else families
-    sampled = {op for family in families for op in family_ops(family, resolution)} | alignment_ops(resolution)
+    sampled = {op for family in families for op in family_ops(family, resolution)}
+    shapes = {(op.kind, op.kernel, op.stride) for op in sampled}  # lines only of convs the families have
+    lines = {op for op in dense_line_ops(resolution) if (op.kind, op.kernel, op.stride) in shapes}
+    sampled |= alignment_ops(resolution)
+
+    def scale(op: OpKey) -> float:
+        return float(np.max(np.array(work(op)) / largest))
 
     def kept(op: OpKey) -> bool:
-        scale = float(np.max(np.array(work(op)) / largest))
         if dense:
-            return scale <= WORK_CAP
+            return scale(op) <= WORK_CAP
         skipped = op.cout >= 64 and (op.cin in SPARSE_SKIPPED or op.cout in SPARSE_SKIPPED)
-        return scale <= SPARSE_WORK_CAP and not (scale > SPARSE_ABOVE and skipped)
+        return scale(op) <= SPARSE_WORK_CAP and not (scale(op) > SPARSE_ABOVE and skipped)
 
-    return sorted({op for op in sampled if kept(op)} | reference)
+    cap = WORK_CAP if dense else SPARSE_WORK_CAP  # the lines are the point: no thinning, only the cap
+    return sorted({op for op in sampled if kept(op)} | {op for op in lines if scale(op) <= cap} | reference)
