@@ -44,7 +44,8 @@ Refinement
 The weights ``W`` take every entropy stage's width at the box's largest, which costs most, in the
 ResNet families, for the last stage (its weight is 8 by default and its width ends far below the
 grid's top): cutting the box in pieces along that width, each bounded on its own, tightens the
-bound (:meth:`Relaxation.refine`).
+bound (:meth:`Relaxation.refine`): best first, for as long as the caller asks (there is no cap on
+the pieces, so a longer time limit keeps lowering the bound).
 """
 
 from __future__ import annotations
@@ -70,9 +71,8 @@ BUNDLE = 20
 QP_STEPS = 50
 """DP evaluations of the dual, the most cutting planes kept, and the gradient steps that solve the
 bundle's quadratic programme."""
-PIECES = 16
 PIECE_ITERATIONS = 8
-"""Pieces of a box that :meth:`Relaxation.refine` bounds at most, and the DP evaluations of each."""
+"""DP evaluations of each piece that :meth:`Relaxation.refine` bounds."""
 
 
 @dataclass(frozen=True)
@@ -293,12 +293,13 @@ class Relaxation:
         bounded from its parent's multipliers (at most its parent's bound). Pieces at most
         ``target`` are closed. After the whole box and after each cut, yields the bound so far
         (the highest open piece's; ``-inf`` when every piece closed) with the designs the DPs of
-        that step chose; stops after :data:`PIECES` pieces or when none can be cut."""
+        that step chose; stops when no piece is open or the highest one cannot be cut (the caller stops
+        asking at its time limit)."""
         root = self.bound(box, start, target, deadline=deadline)
         heap = [(-root.bound, 0, box, root.multipliers)] if root.bound > target else []
         yield Relaxed(root.bound if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
-        while heap and evaluated < PIECES:
+        while heap:
             parent, _, piece, multipliers = heap[0]
             halves = self._halves(piece)
             if halves is None:
