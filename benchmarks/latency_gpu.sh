@@ -15,8 +15,8 @@
 #   bash benchmarks/latency_gpu.sh h200 card           # the design card as typed: `designer profile --gpu h200`,
 #                                                      #   then `designer solve --target-throughput 8000`
 #
-# fp16 times the dense grid (5,743 ops, ~11 min on an H200), fp32 (TF32 off: the DeepMAD paper's
-# setting) the sparse one (3,964 ops, ~11.5 min); validating takes 1.5 min more in fp16, over 4.5 in
+# fp16 times the dense grid (6,013 ops: 663 s of H200 time as shipped), fp32 (TF32 off: the DeepMAD
+# paper's setting) the sparse one (4,162 ops: 774 s); validating takes 1.5 min more in fp16, over 4.5 in
 # fp32 (a validation cut short resumes, one network at a time). With one GPU `ship` takes five calls;
 # with two or more (nvidia-h200-x2) the precisions run side by side, one GPU each, and it takes
 # three. Work goes to out/GPU/ (ignored by git, so it stays on a warm device machine from one call

@@ -447,12 +447,12 @@ def largest_channel_step(source: Source) -> str:
     )
 
 
-def breakdown_gap(source: Source) -> str:
+def breakdown_gap(source: Source, paths: Iterable[str]) -> str:
     """How far the ops timed alone sum from the end-to-end latency, over the broken-down nets."""
     gaps = [
         abs(sum(op["count"] * op["measured_ms"] for op in network["ops"]) / network["measured_ms"] - 1)
-        for seed in (1, 2)
-        for network in source.json(f"docs/h100/breakdown-seed{seed}.json")["networks"]
+        for path in paths
+        for network in source.json(path)["networks"]
     ]
     return percent_span(gaps, 1)
 
@@ -473,7 +473,7 @@ def h100_validation(source: Source) -> str:
         f"{validation_figures(source, fp32_seed1)}. Earlier fp16 validations that found the gaps the predictor now "
         "models (tensor-core tile steps, misaligned widths): `h100/steps/` (`benchmarks/channel_steps.py`: "
         f"{largest_channel_step(source)}) and `h100/breakdown-seed*.json` (`benchmarks/layer_breakdown.py`: ops "
-        f"timed alone sum to within {breakdown_gap(source)} of end to end). fp32 has misaligned widths too: a first "
+        f"timed alone sum to within {breakdown_gap(source, [f'docs/h100/breakdown-seed{seed}.json' for seed in (1, 2)])} of end to end). fp32 has misaligned widths too: a first "
         "sparse fp32 build without alignment probes (not kept) under-predicted the seed-1 nets that have them; the "
         f"probes show such convs {percent_span([r['factor'] - 1 for r in slowdown if r['kernel'] is not None], 0)} "
         "slower than the aligned model in fp32 (`h100/misaligned-slowdown.json`, `python "
@@ -507,8 +507,6 @@ def h200_validation(source: Source) -> str:
     shipped16 = [f"docs/h200/validate-fp16{suffix}.json" for suffix in ("", "-seed1", "-seed2", "-seed3")]
     shipped32 = [f"docs/h200/validate-fp32{suffix}.json" for suffix in ("", "-seed1")]
     run = "docs/h200/runs/validate-{}-seed{}.json".format
-    breakdown = source.json("docs/h200/breakdown-seed0.json")["networks"]
-    alone = [abs(sum(op["count"] * op["measured_ms"] for op in n["ops"]) / n["measured_ms"] - 1) for n in breakdown]
     card = source.text("docs/h200/card-fp32.txt")
     chosen_profile = log_match(card, r"^latency profile (\S+) \(").group(1)
     predicted = log_match(card, r"^predicted throughput ([\d,]+) images/s").group(1)
@@ -537,7 +535,7 @@ def h200_validation(source: Source) -> str:
         "(`h200/breakdown-fp32-seed1.json`); beyond the sparse grid's work cap fp32 5x5 latency is erratic (`h200/"
         f"steps-fp32-wide.json`, at 7 px: {neighbour_swing(steps32, 5)}), so the fp32 table misses the worst-case "
         "bar until those widths are timed too. `benchmarks/layer_breakdown.py` on the four seed-0 fp16 nets a first "
-        f"run under-predicted most (`h200/breakdown-seed0.json`): ops timed alone sum to within {percent_span(alone, 1)} "
+        f"run under-predicted most (`h200/breakdown-seed0.json`): ops timed alone sum to within {breakdown_gap(source, ['docs/h200/breakdown-seed0.json'])} "
         "of end to end, so what is left is single ops' prediction. The design card as typed (`h200/card-fp32.txt`): "
         f"`designer profile --gpu h200` chose torch, fp32 and batch 256, and `designer solve --target-throughput 8000` "
         f"used {chosen_profile}, the profile most recently built, predicting {predicted} img/s."

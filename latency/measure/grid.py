@@ -10,9 +10,8 @@ blocks for each kernel of the set and the inner widths at the family's sample of
 :data:`STEM_WIDTHS` in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned
 widths from which the predictor learns their slowdown, and :func:`dense_line_ops` times the
 ``cin == cout`` convs of :data:`DENSE_KERNELS` at every multiple of 8, where latency jumps between
-neighbouring widths. Each layer becomes an op
-(:mod:`latency.predict.ops`); the layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are
-added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
+neighbouring widths. Each layer becomes an op (:mod:`latency.predict.ops`); the layers of the
+reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
 ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
 work); the cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are
 measured, since extrapolating across tensor-core steps misses (``docs/RESULTS.md``, 'Latency tables').
@@ -60,6 +59,8 @@ at 28 px: 104 channels 0.35 ms against 0.43 for 112; 240 channels 1.52 ms agains
 (``docs/h200/steps-fp16-k35.json``). The table without the lines priced that sweep's 3x3 convs
 within 7.5 % (p90; worst 26 %), its 5x5 ones within 24 % (p90; worst 49 %)."""
 DENSE_LOW, DENSE_HIGH, DENSE_STEP = 64, 512, 8
+DENSE_SHAPES = (("conv_act", 1), ("conv_add_act", 1), ("conv_act", 2))
+"""(kind, stride) of the dense lines: a basic block's two convs, and the stride-2 one that starts a stage."""
 STEM_WIDTHS = (16, 32, 64, 128)
 """Stem widths that feed the first block of stage 1."""
 FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0, 2.0)
@@ -117,25 +118,23 @@ def _inners(space: SearchSpace, width: int) -> Sequence[int | None]:
 
 def alignment_ops(resolution: int) -> set[OpKey]:
     """Probes of misaligned widths at every stage's input resolution (``cin == cout``)."""
-    resolutions = SearchSpace.of("basic", resolution).stage_resolutions
-    return {
-        OpKey(kind, width, res, width, kernel, stride)
-        for kind, kernel, stride in PROBE_SHAPES
-        for res in (resolutions[:-1] if stride == 2 else resolutions[1:])
-        for width in ALIGNMENT_PROBES
-    }
+    return _square_convs(resolution, PROBE_SHAPES, ALIGNMENT_PROBES)
 
 
 def dense_line_ops(resolution: int) -> set[OpKey]:
-    """The ``cin == cout`` convs of :data:`DENSE_KERNELS` at every multiple of :data:`DENSE_STEP`
-    (both of a basic block's convs at stride 1, and the stride-2 one that starts a stage)."""
+    """The ``cin == cout`` convs of :data:`DENSE_KERNELS` in :data:`DENSE_SHAPES` at every multiple
+    of :data:`DENSE_STEP` from :data:`DENSE_LOW` to :data:`DENSE_HIGH`."""
+    shapes = [(kind, kernel, stride) for kernel in DENSE_KERNELS for kind, stride in DENSE_SHAPES]
+    return _square_convs(resolution, shapes, range(DENSE_LOW, DENSE_HIGH + 1, DENSE_STEP))
+
+
+def _square_convs(resolution: int, shapes: Iterable[tuple[str, int, int]], widths: Iterable[int]) -> set[OpKey]:
+    """Convs of each ``(kind, kernel, stride)`` with ``cin == cout`` at each width, at every stage's
+    input resolution (a stride-2 conv reads a stage's input, a stride-1 one its output)."""
     resolutions = SearchSpace.of("basic", resolution).stage_resolutions
-    widths = range(DENSE_LOW, DENSE_HIGH + 1, DENSE_STEP)
-    shapes = (("conv_act", 1), ("conv_add_act", 1), ("conv_act", 2))
     return {
         OpKey(kind, width, res, width, kernel, stride)
-        for kernel in DENSE_KERNELS
-        for kind, stride in shapes
+        for kind, kernel, stride in shapes
         for res in (resolutions[:-1] if stride == 2 else resolutions[1:])
         for width in widths
     }
@@ -170,10 +169,11 @@ def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: b
         return float(np.max(np.array(work(op)) / largest))
 
     def kept(op: OpKey) -> bool:
+        size = scale(op)
         if dense:
-            return scale(op) <= WORK_CAP
+            return size <= WORK_CAP
         skipped = op.cout >= 64 and (op.cin in SPARSE_SKIPPED or op.cout in SPARSE_SKIPPED)
-        return scale(op) <= SPARSE_WORK_CAP and not (scale(op) > SPARSE_ABOVE and skipped)
+        return size <= SPARSE_WORK_CAP and not (size > SPARSE_ABOVE and skipped)
 
     cap = WORK_CAP if dense else SPARSE_WORK_CAP  # the lines are the point: no thinning, only the cap
     return sorted({op for op in sampled if kept(op)} | {op for op in lines if scale(op) <= cap} | reference)
