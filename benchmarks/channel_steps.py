@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernels", type=int, nargs="+", help="sweep the basic block's convs at these kernels")
     parser.add_argument("--resolutions", type=int, nargs="+", default=[56, 28, 14, 7], help="with --kernels")
     args = parser.parse_args(argv)
+    if min(args.low, args.step, *(args.kernels or [1]), *args.resolutions) <= 0 or args.high < args.low:
+        raise DesignerError("--low, --step, --kernels and --resolutions must be positive, and --high >= --low")
     backend = get_backend(args.backend, Settings(precision=args.precision, device=args.device))
     sweeps = basic_sweeps(args.kernels, args.resolutions) if args.kernels else SWEEPS
     report = {"provenance": backend.provenance(), "batch": args.batch, "precision": args.precision, "rows": []}
