@@ -15,9 +15,10 @@
 #   bash benchmarks/latency_gpu.sh h200 card           # the design card as typed: `designer profile --gpu h200`,
 #                                                      #   then `designer solve --target-throughput 8000`
 #
-# fp16 times the dense grid (6,013 ops: 663 s of H200 time as shipped), fp32 (TF32 off: the DeepMAD
-# paper's setting) the sparse one (4,162 ops: 774 s); validating takes 1.5 min more in fp16, over 4.5 in
-# fp32 (a validation cut short resumes, one network at a time). With one GPU `ship` takes five calls;
+# fp16 times the dense grid (6,127 ops: 549 s on the H200 from scratch in one call), fp32 (TF32 off: the
+# DeepMAD paper's setting) the sparse one (4,372 ops at batch 256; the shipped table took 1,153 s of H200
+# time over five calls as the grid grew); validating takes 1.5 min more in fp16, over 4.5 in fp32 (a
+# validation cut short resumes, one network at a time). With one GPU `ship` takes five calls;
 # with two or more (nvidia-h200-x2) the precisions run side by side, one GPU each, and it takes
 # three. Work goes to out/GPU/ (ignored by git, so it stays on a warm device machine from one call
 # to the next; on a cold one, carry out/GPU back). Each call stops BUDGET

@@ -505,19 +505,19 @@ def breakdown_op(source: Source, path: str, network: str) -> str:
 def h200_validation(source: Source) -> str:
     fp16, fp32 = (source.json(f"profiles/h200-torch-{p}-b256.json") for p in ("fp16", "fp32"))
     shipped16 = [f"docs/h200/validate-fp16{suffix}.json" for suffix in ("", "-seed1", "-seed2", "-seed3")]
-    shipped32 = [f"docs/h200/validate-fp32{suffix}.json" for suffix in ("", "-seed1")]
+    shipped32 = [f"docs/h200/validate-fp32{suffix}.json" for suffix in ("", "-seed1", "-seed2", "-seed3")]
     run = "docs/h200/runs/validate-{}-seed{}.json".format
     card = source.text("docs/h200/card-fp32.txt")
     chosen_profile = log_match(card, r"^latency profile (\S+) \(").group(1)
     predicted = log_match(card, r"^predicted throughput ([\d,]+) images/s").group(1)
-    grid16, grid32 = fp16["provenance"]["grid"], fp32["provenance"]["grid"]
+    grid16 = fp16["provenance"]["grid"]
     steps16, steps32 = (source.json(f"docs/h200/steps-{name}.json")["rows"] for name in ("fp16-k35", "fp32-wide"))
     seeds = "; ".join(f"`--seed {seed}` {validation_figures(source, path)}" for seed, path in enumerate(shipped16))
     return (
         f"H200 (`../profiles/h200-torch-fp16-b256.json` and `-fp32-b256.json`, {fp16['provenance']['device_name']}, "
         f"driver {fp16['provenance']['driver']}): the fp16 table (dense grid of the whole design space, all "
         f"{count_word(len(grid16['families']))} families, {grid16['ops']:,} ops) took {build_calls(fp16)}, resumed "
-        f"as the grid grew; the fp32 table (sparse grid, {grid32['ops']:,} ops) {build_calls(fp32)}. Both now time "
+        f"as the grid grew; the fp32 table (sparse grid, {len(fp32['entries']):,} ops) {build_calls(fp32)}. Both now time "
         "the 5x5 convs with `cin == cout` at every multiple of 8 from 64 to 512 (`latency.measure.grid."
         "DENSE_KERNELS`): `python benchmarks/channel_steps.py OUT --low 64 --high 288 --kernels 5 3 --resolutions "
         f"56 28 14 7` (`h200/steps-fp16-k35.json`) shows 5x5 latency jumping between neighbouring widths ("
@@ -528,17 +528,79 @@ def h200_validation(source: Source) -> str:
         "and 2 (and the sweep) led to the dense lines, seed 3 was measured before they were chosen and not looked "
         f"at in choosing them. Before the dense lines seed 2 had {validation_figures(source, run('fp16', 2))}, its "
         f"worst {worst_net(source, run('fp16', 2))}, and seed 3 {validation_figures(source, run('fp16', 3))}. "
-        f"fp32: `--seed 0` {validation_figures(source, shipped32[0])} (measured with the table before the dense "
-        f"lines, which predicted {validation_figures(source, run('fp32', 0))}); `--seed 1`, measured with the table "
-        f"as shipped, {validation_figures(source, shipped32[1])}: the worst, "
-        f"{worst_net(source, shipped32[1])}, has {breakdown_op(source, 'docs/h200/breakdown-fp32-seed1.json', 'random-basic-24')} "
-        "(`h200/breakdown-fp32-seed1.json`); beyond the sparse grid's work cap fp32 5x5 latency is erratic (`h200/"
-        f"steps-fp32-wide.json`, at 7 px: {neighbour_swing(steps32, 5)}), so the fp32 table misses the worst-case "
-        "bar until those widths are timed too. `benchmarks/layer_breakdown.py` on the four seed-0 fp16 nets a first "
+        + fp32_validation(source, shipped32, steps32)
+        + " `benchmarks/layer_breakdown.py` on the four seed-0 fp16 nets a first "
         f"run under-predicted most (`h200/breakdown-seed0.json`): ops timed alone sum to within {breakdown_gap(source, ['docs/h200/breakdown-seed0.json'])} "
         "of end to end, so what is left is single ops' prediction. The design card as typed (`h200/card-fp32.txt`): "
         f"`designer profile --gpu h200` chose torch, fp32 and batch 256, and `designer solve --target-throughput 8000` "
         f"used {chosen_profile}, the profile most recently built, predicting {predicted} img/s."
+    )
+
+
+def fp32_validation(source: Source, shipped: list[str], steps: list[dict[str, Any]]) -> str:
+    """The H200 fp32 table's validation: each seed with the shipped table, and what is left."""
+    run = "docs/h200/runs/validate-fp32-seed{}.json".format
+    table = source.json("profiles/h200-torch-fp32-b256.json")
+    dw = {
+        row[1]: row[-1]
+        for row in table["entries"]
+        if row[0] == "dwconv_act" and row[2] == 112 and row[4] == 3 and row[5] == 2 and row[1] in (640, 768)
+    }
+    seeds = "; ".join(f"`--seed {seed}` {validation_figures(source, path)}" for seed, path in enumerate(shipped))
+    left = sorted(
+        (
+            (abs(n["predicted_ms"] / n["measured_ms"] - 1), f"{n['name']} (seed {seed})")
+            for seed, path in enumerate(shipped)
+            for n in source.json(path)["networks"]
+        ),
+        reverse=True,
+    )
+    over = [name for error, name in left if error > 0.08]
+    return (
+        f"fp32 (sparse grid, {len(table['entries']):,} ops), the shipped table's predictions "
+        "(`h200/validate-fp32*.json/.png`): "
+        f"{seeds}. Seeds 0 and 1 were measured with earlier tables; they showed that fp32 5x5 latency is erratic "
+        f"past the sparse grid's work cap (`h200/steps-fp32-wide.json`, at 7 px: {neighbour_swing(steps, 5)}; "
+        f"seed 1's worst net had {breakdown_op(source, 'docs/h200/breakdown-fp32-seed1.json', 'random-basic-24')}), "
+        "so the lines now run on to 1,024 channels at the last stage and the full work cap holds at the last two "
+        "stage resolutions. Seed 2, measured after that, predicted "
+        f"{validation_figures(source, run(2))} as measured: its worst net has a depthwise conv at 112 px whose input "
+        f"holds over 2^31 elements ({breakdown_op(source, 'docs/h200/breakdown-fp32-seed2.json', 'random-mbv2-02')}, "
+        "`h200/breakdown-fp32-seed2.json`), where PyTorch's depthwise kernels slow down tenfold (the table's 3x3 "
+        f"stride-2 convs at 112 px: 640 channels {dw[640]:.2f} ms, 768 channels {dw[768]:.2f} ms). Every grid now "
+        "times depthwise convs on both sides of that size at its batch (`latency.measure.grid.index_limit_ops`), "
+        "and the predictor prices those past it from their own entries (`latency.predict.predictor.INDEX_LIMIT`). "
+        "Seed 3 was measured fresh before those entries were timed "
+        f"({validation_figures(source, run(3))} as measured). Over 8 % with the shipped table: {', '.join(over)}, "
+        "so the fp32 table still misses the worst-case bar; the two of them broken down (seed 2, same file) are "
+        "priced high on wide 1x1 convs past the 2,048 channels the grid measures (random-mbv2-11: "
+        f"{breakdown_op(source, 'docs/h200/breakdown-fp32-seed2.json', 'random-mbv2-11')}) and on 5x5 convs above "
+        f"the sparse cap at 56 px (random-basic-18: {breakdown_op(source, 'docs/h200/breakdown-fp32-seed2.json', 'random-basic-18')})."
+    )
+
+
+def h200_build(source: Source) -> str:
+    """The from-scratch H200 fp16 build: its time, and how it agrees with the shipped table."""
+    log = source.text("docs/h200/scratch-build-fp16.log")
+    command = log_match(log, r"^\$ timeout -s INT \d+ (python -m designer\.cli profile .*) -o ").group(1)
+    seconds = log_match(log, r"^build rc=0 after (\d+) s$").group(1)
+    agreement = source.json("docs/h200/scratch-build-fp16.json")
+    candidate, entries = agreement["candidate"], agreement["entries"]
+    runs = "; ".join(
+        f"seed {row['run'][-6]} {percent(row['reference']['max_abs_error'])} -> {percent(row['candidate']['max_abs_error'])}"
+        for row in agreement["validations"]
+    )
+    return (
+        f"Build time, H200: the fp16 profile from scratch in one call and a fresh process (`{command.replace('python -m designer.cli', 'designer')}`, "
+        f"`h200/scratch-build-fp16.log`): {candidate['grid']['ops']:,} ops in {seconds} s of wall time, command "
+        f"start to end, with {candidate['warmup']} warm-up and {candidate['repetitions']} timed replays (the "
+        "default now: `benchmarks/replay_share.py`, `h200/replay-share.json`). `python benchmarks/"
+        "profile_agreement.py` (`h200/scratch-build-fp16.json`) against the shipped table, on the "
+        f"{entries['common_ops']:,} ops both hold: median |difference| {percent(entries['median_abs'])}, p90 "
+        f"{percent(entries['p90_abs'])}, mean signed {entries['mean_signed']:+.2%}; the four fp16 validation runs "
+        f"re-predicted with each (worst error, shipped -> rebuilt): {runs}. The shipped table stays the one "
+        "validated above; the rebuild's 5x5 lines beyond 512 channels at 7 px were not merged into it, since "
+        "they did not improve those runs."
     )
 
 
@@ -604,7 +666,13 @@ def build_time(source: Source) -> str:
 
 
 def section_latency_tables(source: Source) -> str:
-    bullets = (v100_accuracy(source), h100_validation(source), build_time(source), h200_validation(source))
+    bullets = (
+        v100_accuracy(source),
+        h100_validation(source),
+        build_time(source),
+        h200_validation(source),
+        h200_build(source),
+    )
     return "## Latency tables (`designer profile`)\n\n" + "\n".join(bullet(text) for text in bullets)
 
 

@@ -13,7 +13,7 @@ from latency.predict.cache import load_predictor
 from latency.predict.check import holdout_check
 from latency.predict.completion import complete, parallelogram_estimates
 from latency.predict.ops import OpKey
-from latency.predict.predictor import Predictor, predict_keys, snap_up
+from latency.predict.predictor import INDEX_LIMIT, Predictor, predict_keys, snap_up
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +152,31 @@ def test_misaligned_convs_are_priced_by_their_measured_slowdown():
     # measured misaligned ops are known exactly; aligned ones are not touched
     np.testing.assert_allclose(predict_keys(with_probes, probes), [table.entries[k] for k in probes])
     np.testing.assert_allclose(predict_keys(with_probes, aligned), predict_keys(without, aligned))
+
+
+def test_depthwise_convs_past_32_bit_indexing_are_priced_from_their_own_entries():
+    # a device whose depthwise convs run 10x slower from INDEX_LIMIT input elements on
+    batch, res = 256, 112
+    first_past = -(-INDEX_LIMIT // (batch * res * res))  # 669 channels
+
+    def op(channels: int) -> OpKey:
+        return OpKey("dwconv_act", channels, res, channels, 3, 2)
+
+    def latency(key: OpKey) -> float:
+        return true_latency(key, batch) * (10.0 if key.cin >= first_past else 1.0)
+
+    below = [op(c) for c in (64, 128, 256, 384, 512, 640)]
+    table = synthetic_table(batch, keys=below)
+    table.entries = {key: latency(key) for key in below}
+    unaware = Predictor(table)
+    past = [op(c) for c in (768, 896, 1024)]
+    table.entries.update({key: latency(key) for key in past})
+    aware = Predictor(table)
+    for channels in (704, 960):  # between entries past the limit, and between the last below and the first past
+        assert relative_error(predict_keys(aware, [op(channels)])[0], latency(op(channels))) < 0.05
+    assert predict_keys(unaware, [op(960)])[0] < 0.2 * latency(op(960))  # no entries past it: the work model
+    # nothing is interpolated across the cliff from below
+    np.testing.assert_allclose(predict_keys(aware, [op(600)]), predict_keys(unaware, [op(600)]), rtol=1e-6)
 
 
 def test_nodes_no_parallelogram_reaches_stay_within_the_measured_residuals():

@@ -8,9 +8,12 @@ from designer.core.space import SearchSpace
 from designer.core.structure import arch_layers
 from latency.measure.backend import Settings, check_device
 from latency.measure.grid import (
+    INDEX_PROBES,
     SPARSE_ABOVE,
     SPARSE_SKIPPED,
     SPARSE_WORK_CAP,
+    WIDE_STAGES,
+    WORK_CAP,
     alignment_ops,
     dense_line_ops,
     profile_ops,
@@ -19,8 +22,8 @@ from latency.measure.grid import (
 )
 from latency.measure.profiler import build_profile, partial_path
 from latency.measure.validate import measure, random_specs
-from latency.predict.ops import layer_ops
-from latency.predict.predictor import Predictor
+from latency.predict.ops import DW_KINDS, layer_ops
+from latency.predict.predictor import INDEX_LIMIT, Predictor
 from latency.predict.table import LatencyTable
 
 
@@ -135,10 +138,32 @@ def test_the_grid_covers_the_design_space_kinds_and_the_reference_networks():
 def test_5x5_convs_are_timed_at_every_multiple_of_8_where_the_families_have_them():
     line = {op.cout for op in profile_ops(224) if op.kind == "conv_add_act" and op.kernel == 5 and op.res == 14}
     assert set(range(64, 513, 8)) <= line
+    for dense in (True, False):  # on to 1024 channels at the last stage, in both grids
+        last = {
+            op.cout for op in profile_ops(224, dense=dense) if op.kind == "conv_act" and op.kernel == 5 and op.res == 7
+        }
+        assert set(range(64, 1025, 8)) <= last
     sparse = {op for op in profile_ops(224, dense=False) if op.kernel == 5 and op.cin == op.cout and op.res == 14}
     assert {op.cout for op in sparse if op.kind == "conv_act" and op.stride == 1} >= {96, 104, 232, 240, 304}
     mobile = profile_ops(224, ["mbv2"])  # depthwise only: no 5x5 full convs beyond the alignment probes
     assert not set(mobile) & (dense_line_ops(224) - alignment_ops(224))
+
+
+def test_depthwise_convs_are_timed_on_both_sides_of_the_index_limit_at_the_profile_batch():
+    plain = set(profile_ops(224, dense=False))
+    for batch in (128, 256):
+        probes = set(profile_ops(224, dense=False, batch=batch)) - plain
+        assert probes and {op.kind for op in probes} <= set(DW_KINDS)
+        for kind, res, kernel, stride in {(op.kind, op.res, op.kernel, op.stride) for op in probes}:
+            widths = sorted(
+                op.cin for op in probes if (op.kind, op.res, op.kernel, op.stride) == (kind, res, kernel, stride)
+            )
+            past = [w for w in widths if batch * w * res * res >= INDEX_LIMIT]
+            assert 1 <= len(past) <= INDEX_PROBES and len(widths) - len(past) <= 1
+    # at batch 256 the 112 px stride-2 ones cross it between 640 and 768 channels
+    at_256 = {op.cin for op in profile_ops(224, dense=False, batch=256) if op.kind in DW_KINDS and op.res == 112}
+    assert {640, 768} <= at_256
+    assert set(profile_ops(224, batch=8)) == set(profile_ops(224))  # a small batch never reaches it
 
 
 def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops():
@@ -148,8 +173,9 @@ def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops()
     assert reference_ops(224) <= sparse
     assert any(op in sparse for op in alignment_ops(224))
     largest = np.max([work(op) for op in reference_ops(224, ("resnet50",))], axis=0)
+    wide_stages = SearchSpace.of("basic", 224).stage_resolutions[-WIDE_STAGES:]
     for op in sparse - reference_ops(224) - dense_line_ops(224):
         scale = np.max(np.array(work(op)) / largest)
-        assert scale <= SPARSE_WORK_CAP
+        assert scale <= (WORK_CAP if op.res in wide_stages else SPARSE_WORK_CAP)
         if scale > SPARSE_ABOVE and op.cout >= 64:
             assert op.cin not in SPARSE_SKIPPED and op.cout not in SPARSE_SKIPPED

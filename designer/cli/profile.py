@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from designer.core.errors import DesignerError, ParameterError
 from designer.core.spec import ACTIVATIONS, ArchSpec
+from latency.measure.backend import REPETITIONS, WARMUP
 
 if TYPE_CHECKING:
     from latency.measure.validate import NetResult
@@ -46,8 +47,10 @@ def register(subparsers: Any) -> None:
         "--activation", default="relu", choices=ACTIVATIONS, help="activation timed after convs (default relu)"
     )
     profile.add_argument("--device", default=None, help="onnxruntime execution provider: cpu (default) or cuda")
-    profile.add_argument("--warmup", type=int, default=5, help="untimed runs before timing")
-    profile.add_argument("--repetitions", type=int, default=20, help="timed runs; their median counts")
+    profile.add_argument("--warmup", type=int, default=WARMUP, help=f"untimed runs before timing (default {WARMUP})")
+    profile.add_argument(
+        "--repetitions", type=int, default=REPETITIONS, help=f"timed runs; their median counts (default {REPETITIONS})"
+    )
     profile.add_argument(
         "-o", "--output", type=Path, help="profile file to write (default: <name>.json in the user profile folder)"
     )

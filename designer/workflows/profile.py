@@ -20,6 +20,7 @@ from typing import Any
 from designer.core.blocks import list_families
 from designer.core.errors import DesignerError, ParameterError
 from designer.core.params import check_choice, check_int
+from latency.measure.backend import REPETITIONS, WARMUP
 from latency.predict.ops import OpKey
 from latency.predict.profiles import PARTS, available, summary, user_dir
 from latency.predict.table import LatencyTable, on_tensor_cores, profile_name
@@ -59,11 +60,12 @@ def default_backend() -> Choice:
     return Choice("torch", "TensorRT does not import here (pip install 'designer[tensorrt]' to profile with it)")
 
 
-def op_bytes(op: OpKey, precision: str) -> int:
-    """Memory (bytes per image) of an op's tensors while it runs: input, output and one more
-    output-sized tensor (the residual, or the conv's result before the activation), and weights."""
+def op_bytes(op: OpKey, precision: str, batch: int) -> int:
+    """Memory (bytes) of an op's tensors while it runs at ``batch``: input, output and one more
+    output-sized tensor (the residual, or the conv's result before the activation) per image, and
+    the weights once."""
     layer = op.layer()
-    return BYTES[precision] * (2 * int(layer.activations) + int(layer.params))
+    return BYTES[precision] * (2 * batch * int(layer.activations) + int(layer.params))
 
 
 def default_batch(ops: Sequence[OpKey], precision: str, memory: int | None) -> Choice:
@@ -71,13 +73,15 @@ def default_batch(ops: Sequence[OpKey], precision: str, memory: int | None) -> C
     :data:`MEMORY_SHARE` of ``memory`` (bytes; ``None``: a CPU, :data:`CPU_BATCH`)."""
     if memory is None:
         return Choice(CPU_BATCH, "CPUs serve small batches and profiling time grows with the batch")
-    need = max(op_bytes(op, precision) for op in ops)
+    def need(batch: int) -> int:
+        return max(op_bytes(op, precision, batch) for op in ops)
+
     batch = MAX_BATCH
-    while batch > 1 and batch * need > MEMORY_SHARE * memory:
+    while batch > 1 and need(batch) > MEMORY_SHARE * memory:
         batch //= 2
     return Choice(
         batch,
-        f"the largest power of two up to {MAX_BATCH} at which the grid's largest op ({need * batch / 2**30:.1f} GiB) "
+        f"the largest power of two up to {MAX_BATCH} at which the grid's largest op ({need(batch) / 2**30:.1f} GiB) "
         f"fits in {MEMORY_SHARE:.0%} of the {memory / 2**30:.0f} GiB here (the paper grows the batch until memory "
         f"is full; past {MAX_BATCH} throughput gains a few % while profiling time doubles)",
     )
@@ -106,8 +110,8 @@ def profile(
     families: Sequence[str] | None = None,
     activation: str = "relu",
     device: str | None = None,
-    warmup: int = 5,
-    repetitions: int = 20,
+    warmup: int = WARMUP,
+    repetitions: int = REPETITIONS,
     output: str | Path | None = None,
     limit: int | None = None,
     progress: bool = True,
@@ -150,11 +154,11 @@ def profile(
     except DesignerError as error:
         raise DesignerError(f"{error}{_existing(gpu)}") from None
     dense = on_tensor_cores(backend, precision)
-    grid_ops = profile_ops(resolution, families, dense)
     if batch is None:
-        chosen["batch"] = default_batch(grid_ops, precision, gpu_memory() if device == "cuda" else None)
+        sizing = profile_ops(resolution, families, dense)
+        chosen["batch"] = default_batch(sizing, precision, gpu_memory() if device == "cuda" else None)
         batch = int(chosen["batch"].value)
-    ops = grid_ops[:limit]
+    ops = profile_ops(resolution, families, dense, batch)[:limit]
     name = profile_name(gpu, backend, precision, batch)
     path = Path(output) if output is not None else user_dir() / f"{name}.json"
     # a new user profile comes first in the search path, before a shipped one of the same name:

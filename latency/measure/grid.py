@@ -10,7 +10,8 @@ blocks for each kernel of the set and the inner widths at the family's sample of
 :data:`STEM_WIDTHS` in stage 1); and the head. :func:`alignment_ops` adds probes of misaligned
 widths from which the predictor learns their slowdown, and :func:`dense_line_ops` times the
 ``cin == cout`` convs of :data:`DENSE_KERNELS` at every multiple of 8, where latency jumps between
-neighbouring widths. Each layer becomes an op (:mod:`latency.predict.ops`); the layers of the
+neighbouring widths, and :func:`index_limit_ops` times depthwise convs on both sides of the size
+past which they slow down tenfold. Each layer becomes an op (:mod:`latency.predict.ops`); the layers of the
 reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
 ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
 work); the cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are
@@ -19,8 +20,8 @@ measured, since extrapolating across tensor-core steps misses (``docs/RESULTS.md
 That *dense* grid is for precisions on tensor cores (:func:`latency.predict.table.on_tensor_cores`).
 Off them (fp32 on a GPU, CPUs) each op takes several times as long to autotune and time
 (cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
-at :data:`SPARSE_WORK_CAP` and times ops above :data:`SPARSE_ABOVE` times that work on every
-other width of :data:`CHANNELS` only (``docs/RESULTS.md`` has its build time and accuracy).
+at :data:`SPARSE_WORK_CAP` (but not at the last two stage resolutions, where designs are widest)
+and times ops above :data:`SPARSE_ABOVE` times that work on every other width of :data:`CHANNELS` only (``docs/RESULTS.md`` has its build time and accuracy).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from designer.core.layers import Layer
 from designer.core.reference import reference_spec
 from designer.core.space import SearchSpace
 from designer.core.structure import arch_layers
-from latency.predict.ops import OpKey, layer_ops
+from latency.predict.ops import DW_KINDS, OpKey, layer_ops
+from latency.predict.predictor import past_index_limit
 
 CHANNELS = (
     *(8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256),
@@ -58,7 +60,13 @@ at 28 px: 104 channels 0.35 ms against 0.43 for 112; 240 channels 1.52 ms agains
 1.09 for 248; fp32 has jumps of 3x), which no interpolation between coarse widths follows
 (``docs/h200/steps-fp16-k35.json``). The table without the lines priced that sweep's 3x3 convs
 within 7.5 % (p90; worst 26 %), its 5x5 ones within 24 % (p90; worst 49 %)."""
+INDEX_PROBES = 3
+"""Widths timed past the depthwise index limit, per shape and resolution (:func:`index_limit_ops`)."""
 DENSE_LOW, DENSE_HIGH, DENSE_STEP = 64, 512, 8
+DENSE_LAST_HIGH = 1024
+"""Where the stride-1 lines end at the last stage resolution, which holds the widest convs of a
+design: fp32 5x5 convs at 7 px jump most there (832 channels 10.3 ms, 928 6.2, 1024 7.3;
+``docs/h200/steps-fp32-wide.json``)."""
 DENSE_SHAPES = (("conv_act", 1), ("conv_add_act", 1), ("conv_act", 2))
 """(kind, stride) of the dense lines: a basic block's two convs, and the stride-2 one that starts a stage."""
 STEM_WIDTHS = (16, 32, 64, 128)
@@ -67,6 +75,10 @@ FIRST_BLOCK_RATIOS = (0.25, 0.5, 1.0, 2.0)
 REFERENCES = ("resnet50", "mobilenet_v2")
 WORK_CAP = 16.0
 SPARSE_WORK_CAP = 4.0
+"""The sparse grid's cap, except at the last :data:`WIDE_STAGES` stage resolutions, where it is
+:data:`WORK_CAP`: every design puts its widest convs there (random fp32 networks with a 648-channel
+3x3 conv at 14 px were priced 40 % high when that cap left it to extrapolation)."""
+WIDE_STAGES = 2
 SPARSE_ABOVE = 0.5
 SPARSE_SKIPPED = frozenset(w for w in CHANNELS[1::2] if w >= 64)
 """Widths the sparse grid leaves out of ops above :data:`SPARSE_ABOVE` (every other one from 64 up)."""
@@ -123,9 +135,14 @@ def alignment_ops(resolution: int) -> set[OpKey]:
 
 def dense_line_ops(resolution: int) -> set[OpKey]:
     """The ``cin == cout`` convs of :data:`DENSE_KERNELS` in :data:`DENSE_SHAPES` at every multiple
-    of :data:`DENSE_STEP` from :data:`DENSE_LOW` to :data:`DENSE_HIGH`."""
+    of :data:`DENSE_STEP` from :data:`DENSE_LOW` to :data:`DENSE_HIGH`, and on to
+    :data:`DENSE_LAST_HIGH` for the stride-1 ones at the last stage resolution."""
     shapes = [(kind, kernel, stride) for kernel in DENSE_KERNELS for kind, stride in DENSE_SHAPES]
-    return _square_convs(resolution, shapes, range(DENSE_LOW, DENSE_HIGH + 1, DENSE_STEP))
+    last = SearchSpace.of("basic", resolution).stage_resolutions[-1]
+    wide = range(DENSE_HIGH + DENSE_STEP, DENSE_LAST_HIGH + 1, DENSE_STEP)
+    return _square_convs(resolution, shapes, range(DENSE_LOW, DENSE_HIGH + 1, DENSE_STEP)) | {
+        op for op in _square_convs(resolution, shapes, wide) if op.stride == 1 and op.res == last
+    }
 
 
 def _square_convs(resolution: int, shapes: Iterable[tuple[str, int, int]], widths: Iterable[int]) -> set[OpKey]:
@@ -154,9 +171,28 @@ def work(op: OpKey) -> tuple[float, float]:
     return float(layer.macs), float(layer.activations)
 
 
-def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: bool = True) -> list[OpKey]:
+def index_limit_ops(sampled: Iterable[OpKey], batch: int) -> set[OpKey]:
+    """Depthwise convs on both sides of :data:`~latency.predict.predictor.INDEX_LIMIT` input
+    elements at ``batch``, for each depthwise shape and resolution among ``sampled``: the last
+    width of :data:`CHANNELS` below it and the first :data:`INDEX_PROBES` past it. Past the limit
+    PyTorch's depthwise kernels run about ten times slower (H200 fp32, batch 256, 3x3 stride 2 at
+    112 px: 640 channels 4.9 ms, 768 channels 48.5 ms), and the predictor prices such convs only
+    from entries past it."""
+    ops: set[OpKey] = set()
+    for kind, res, kernel, stride in {(op.kind, op.res, op.kernel, op.stride) for op in sampled if op.kind in DW_KINDS}:
+        past = past_index_limit(kind, np.array(CHANNELS), res, batch)
+        if past.any():
+            first = int(np.argmax(past))
+            ops |= {OpKey(kind, w, res, w, kernel, stride) for w in CHANNELS[max(first - 1, 0) : first + INDEX_PROBES]}
+    return ops
+
+
+def profile_ops(
+    resolution: int, families: Sequence[str] | None = None, dense: bool = True, batch: int | None = None
+) -> list[OpKey]:
     """The sorted ops a profile of these families at this resolution measures (``dense``: see
-    the module docstring; pass ``latency.predict.table.on_tensor_cores(backend, precision)``)."""
+    the module docstring; pass ``latency.predict.table.on_tensor_cores(backend, precision)``;
+    ``batch``: the profile's, which adds :func:`index_limit_ops`; leave it out to size the batch)."""
     reference = reference_ops(resolution)
     largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
     families = list_families() if families is None else families
@@ -165,15 +201,19 @@ def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: b
     lines = {op for op in dense_line_ops(resolution) if (op.kind, op.kernel, op.stride) in shapes}
     sampled |= alignment_ops(resolution)
 
+    wide_stages = SearchSpace.of("basic", resolution).stage_resolutions[-WIDE_STAGES:]
+
     def scale(op: OpKey) -> float:
         return float(np.max(np.array(work(op)) / largest))
 
+    def cap(op: OpKey) -> float:
+        return WORK_CAP if dense or op.res in wide_stages else SPARSE_WORK_CAP
+
     def kept(op: OpKey) -> bool:
         size = scale(op)
-        if dense:
-            return size <= WORK_CAP
         skipped = op.cout >= 64 and (op.cin in SPARSE_SKIPPED or op.cout in SPARSE_SKIPPED)
-        return size <= SPARSE_WORK_CAP and not (size > SPARSE_ABOVE and skipped)
+        return size <= cap(op) and (dense or not (size > SPARSE_ABOVE and skipped))
 
-    cap = WORK_CAP if dense else SPARSE_WORK_CAP  # the lines are the point: no thinning, only the cap
-    return sorted({op for op in sampled if kept(op)} | {op for op in lines if scale(op) <= cap} | reference)
+    lines = {op for op in lines if scale(op) <= cap(op)}  # the lines are the point: no thinning, only the cap
+    limits = index_limit_ops(sampled, batch) if batch is not None else set()
+    return sorted({op for op in sampled if kept(op)} | lines | limits | reference)

@@ -20,6 +20,11 @@ i.e. images, form groups of their own per input width):
   'Latency tables'). Off tensor cores this does harm: on the V100 FP32 tables it lowers the
   share of held-out widths predicted within 10 % (``benchmarks/predictor_ablation.py``; same
   section).
+* **Depthwise convs past 32-bit indexing**: a depthwise conv whose input holds
+  :data:`INDEX_LIMIT` elements or more (over the whole batch) runs about ten times slower than
+  one just below (PyTorch's 64-bit-index path; H200 fp32, 3x3 stride 2 at 112 px and batch 256:
+  640 channels 4.9 ms, 768 48.5 ms). Such entries form groups of their own, so nothing is
+  interpolated across the cliff; where a profile has none, the regular group prices them.
 * **Misaligned convs**: on GPU backends, channel counts that are odd multiples of 8 (above
   64) run at their own speed (on tensor cores slower still; how much slower than the aligned
   model says: ``benchmarks/misaligned_slowdown.py``, docs/RESULTS.md, 'Latency tables'). They
@@ -67,6 +72,10 @@ ALIGNMENT = 16
 """Convs with a channel count above :data:`ALIGNED_BELOW` that is an odd multiple of
 ``ALIGNMENT / 2`` are *misaligned* (below it they are memory-bound and fit the grid)."""
 ALIGNED_BELOW = 64
+INDEX_LIMIT = 2**31
+"""Input elements (whole batch) from which a depthwise conv takes the slow 64-bit-index path."""
+LARGE_INDEX = "_int64"
+"""Suffix of the base of the groups of depthwise convs past :data:`INDEX_LIMIT`."""
 MIN_PROBES = 3
 """Misaligned entries needed to fit a slowdown factor for one kernel and stride."""
 
@@ -81,6 +90,12 @@ def misaligned(channels: Any) -> np.ndarray:
     """Channel counts above ``ALIGNED_BELOW`` that are odd multiples of ``ALIGNMENT / 2`` (72, 88, 520, ...)."""
     channels = np.asarray(channels)
     return (channels > ALIGNED_BELOW) & (channels % ALIGNMENT == ALIGNMENT // 2)
+
+
+def past_index_limit(kind: str, cin: Any, res: Any, batch: int) -> np.ndarray:
+    """Whether depthwise convs of ``cin`` channels at ``res`` px read :data:`INDEX_LIMIT` elements or more."""
+    cin, res = np.asarray(cin, dtype=np.float64), np.asarray(res, dtype=np.float64)
+    return (kind in DW_KINDS) & (batch * cin * res * res >= INDEX_LIMIT)
 
 
 def _misaligned_op(key: OpKey) -> bool:
@@ -184,7 +199,7 @@ class Predictor:
         aligned = {key: ms for key, ms in table.entries.items() if key not in probes}
         rows: dict[GroupKey, list[tuple[OpKey, float]]] = defaultdict(list)
         for key, ms in aligned.items():
-            rows[self._group_key(key.kind, key.cin, key.kernel, key.stride)].append((key, ms))
+            rows[self._group_key(key)].append((key, ms))
         self.groups = {group: self._fit_group(group, items) for group, items in rows.items()}
         self.roofline = self._fit_roofline()
         self.slowdown: dict[tuple[int, int] | None, float] = {}
@@ -194,10 +209,11 @@ class Predictor:
             self._fit_slowdown(probes)
 
     # --- fitting --------------------------------------------------------------------------------
-    @staticmethod
-    def _group_key(kind: str, cin: int, kernel: int, stride: int) -> GroupKey:
-        base = base_kind(kind)
-        return (base, kernel, stride, cin if base == "conv" and cin < NARROW else 0)
+    def _group_key(self, key: OpKey) -> GroupKey:
+        base = base_kind(key.kind)
+        if past_index_limit(key.kind, key.cin, key.res, self.batch):
+            base += LARGE_INDEX
+        return (base, key.kernel, key.stride, key.cin if base == "conv" and key.cin < NARROW else 0)
 
     def _fit_group(self, group: GroupKey, items: list[tuple[OpKey, float]]) -> _Group:
         base, kernel, stride, narrow = group
@@ -252,7 +268,8 @@ class Predictor:
     def _fit_roofline(self) -> np.ndarray:
         by_op: dict[tuple[str, int, int], list[tuple[OpKey, float]]] = defaultdict(list)
         for key, latency in self.table.entries.items():
-            by_op[(key.kind, key.kernel, key.stride)].append((key, latency))
+            if not past_index_limit(key.kind, key.cin, key.res, self.batch):
+                by_op[(key.kind, key.kernel, key.stride)].append((key, latency))
         features: list[np.ndarray] = []
         latencies: list[np.ndarray] = []
         memory_bound: list[np.ndarray] = []
@@ -272,12 +289,13 @@ class Predictor:
         """Latency (ms, whole batch) of each op of ``query``."""
         base = base_kind(query.kind)
         narrow = np.where((query.cin < NARROW) & (base == "conv"), query.cin, 0)
+        large = np.broadcast_to(past_index_limit(query.kind, query.cin, query.res, self.batch), query.cin.shape)
         result = np.empty(query.cin.shape)
-        for width in np.unique(narrow):
-            rows = narrow == width
-            group_key = (base, query.kernel, query.stride, int(width))
-            if group_key not in self.groups:
-                group_key = (base, query.kernel, query.stride, 0)
+        for width, past in {(int(w), bool(p)) for w, p in zip(narrow.ravel(), large.ravel())}:
+            rows = (narrow == width) & (large == past)
+            group_key = (base + LARGE_INDEX if past else base, query.kernel, query.stride, width)
+            for fallback in ((base, query.kernel, query.stride, width), (base, query.kernel, query.stride, 0)):
+                group_key = group_key if group_key in self.groups else fallback
             result[rows] = self._predict_group(group_key, query, query.cin[rows], query.res[rows], query.cout[rows])
         if base == "conv" and self.slowdown:
             factor = self.slowdown.get((query.kernel, query.stride), self.slowdown.get(None, 1.0))
