@@ -11,8 +11,9 @@ blocks for each kernel of the set and the inner widths at the family's sample of
 widths from which the predictor learns their slowdown, and :func:`dense_line_ops` times the
 ``cin == cout`` convs of :data:`DENSE_KERNELS` at every multiple of 8, where latency jumps between
 neighbouring widths, and :func:`index_limit_ops` times depthwise convs on both sides of the size
-past which they slow down tenfold. Each layer becomes an op (:mod:`latency.predict.ops`); the layers of the
-reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
+past which they slow down tenfold. Each layer becomes an op (:mod:`latency.predict.ops`); the
+layers of the reference networks (:data:`REFERENCES`, for ``designer profile validate``) are added
+exactly. Ops with more than :data:`WORK_CAP` times the MACs or feature-map traffic of
 ResNet-50's largest layer at that resolution are left out (the predictor extrapolates them by
 work); the cap is high enough that wide late stages (a 3x3 conv of 1024 channels at 14x14) are
 measured, since extrapolating across tensor-core steps misses (``docs/RESULTS.md``, 'Latency tables').
@@ -21,7 +22,8 @@ That *dense* grid is for precisions on tensor cores (:func:`latency.predict.tabl
 Off them (fp32 on a GPU, CPUs) each op takes several times as long to autotune and time
 (cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
 at :data:`SPARSE_WORK_CAP` (but not at the last two stage resolutions, where designs are widest)
-and times ops above :data:`SPARSE_ABOVE` times that work on every other width of :data:`CHANNELS` only (``docs/RESULTS.md`` has its build time and accuracy).
+and times ops above :data:`SPARSE_ABOVE` times that work on every other width of :data:`CHANNELS`
+only (``docs/RESULTS.md`` has its build time and accuracy).
 """
 
 from __future__ import annotations

@@ -291,8 +291,10 @@ class Predictor:
         narrow = np.where((query.cin < NARROW) & (base == "conv"), query.cin, 0)
         large = np.broadcast_to(past_index_limit(query.kind, query.cin, query.res, self.batch), query.cin.shape)
         result = np.empty(query.cin.shape)
-        for width, past in {(int(w), bool(p)) for w, p in zip(narrow.ravel(), large.ravel())}:
-            rows = (narrow == width) & (large == past)
+        split = 2 * narrow + large  # one pass per image width and side of the index limit
+        for code in np.unique(split):
+            rows = split == code
+            width, past = int(code) // 2, bool(code % 2)
             group_key = (base + LARGE_INDEX if past else base, query.kernel, query.stride, width)
             for fallback in ((base, query.kernel, query.stride, width), (base, query.kernel, query.stride, 0)):
                 group_key = group_key if group_key in self.groups else fallback
