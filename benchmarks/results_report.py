@@ -541,10 +541,11 @@ def fp32_validation(source: Source, shipped: list[str], steps: list[dict[str, An
     """The H200 fp32 table's validation: each seed with the shipped table, and what is left."""
     run = "docs/h200/runs/validate-fp32-seed{}.json".format
     table = source.json("profiles/h200-torch-fp32-b256.json")
+    entries = [dict(zip(table["columns"], row)) for row in table["entries"]]
     dw = {
-        row[1]: row[-1]
-        for row in table["entries"]
-        if row[0] == "dwconv_act" and row[2] == 112 and row[4] == 3 and row[5] == 2 and row[1] in (640, 768)
+        e["cin"]: e["ms"]
+        for e in entries
+        if (e["kind"], e["res"], e["kernel"], e["stride"]) == ("dwconv_act", 112, 3, 2) and e["cin"] in (640, 768)
     }
     seeds = "; ".join(f"`--seed {seed}` {validation_figures(source, path)}" for seed, path in enumerate(shipped))
     left = sorted(

@@ -15,6 +15,7 @@ from latency.measure.grid import (
     WIDE_STAGES,
     WORK_CAP,
     alignment_ops,
+    at_batch,
     dense_line_ops,
     profile_ops,
     reference_ops,
@@ -152,7 +153,7 @@ def test_5x5_convs_are_timed_at_every_multiple_of_8_where_the_families_have_them
 def test_depthwise_convs_are_timed_on_both_sides_of_the_index_limit_at_the_profile_batch():
     plain = set(profile_ops(224, dense=False))
     for batch in (128, 256):
-        probes = set(profile_ops(224, dense=False, batch=batch)) - plain
+        probes = set(at_batch(sorted(plain), 224, batch)) - plain
         assert probes and {op.kind for op in probes} <= set(DW_KINDS)
         for kind, res, kernel, stride in {(op.kind, op.res, op.kernel, op.stride) for op in probes}:
             widths = sorted(
@@ -161,9 +162,9 @@ def test_depthwise_convs_are_timed_on_both_sides_of_the_index_limit_at_the_profi
             past = [w for w in widths if batch * w * res * res >= INDEX_LIMIT]
             assert 1 <= len(past) <= INDEX_PROBES and len(widths) - len(past) <= 1
     # at batch 256 the 112 px stride-2 ones cross it between 640 and 768 channels
-    at_256 = {op.cin for op in profile_ops(224, dense=False, batch=256) if op.kind in DW_KINDS and op.res == 112}
+    at_256 = {op.cin for op in at_batch(sorted(plain), 224, 256) if op.kind in DW_KINDS and op.res == 112}
     assert {640, 768} <= at_256
-    assert set(profile_ops(224, batch=8)) == set(profile_ops(224))  # a small batch never reaches it
+    assert at_batch(profile_ops(224), 224, 8) == profile_ops(224)  # a small batch never reaches it
 
 
 def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops():

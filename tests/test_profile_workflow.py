@@ -41,6 +41,7 @@ def test_the_batch_is_the_largest_power_of_two_whose_largest_op_fits_in_half_the
 ):
     ops = profile_ops(224, dense=dense)
     choice = workflow.default_batch(ops, precision, memory)
+
     def need(batch: int) -> int:
         return max(workflow.op_bytes(op, precision, batch) for op in ops)
 

@@ -73,6 +73,7 @@ def default_batch(ops: Sequence[OpKey], precision: str, memory: int | None) -> C
     :data:`MEMORY_SHARE` of ``memory`` (bytes; ``None``: a CPU, :data:`CPU_BATCH`)."""
     if memory is None:
         return Choice(CPU_BATCH, "CPUs serve small batches and profiling time grows with the batch")
+
     def need(batch: int) -> int:
         return max(op_bytes(op, precision, batch) for op in ops)
 
@@ -125,7 +126,7 @@ def profile(
     ops, as a trial.
     """
     from latency.measure.backend import Settings, check_device, get_backend
-    from latency.measure.grid import profile_ops
+    from latency.measure.grid import at_batch, profile_ops
     from latency.measure.profiler import build_profile
 
     families = list(families or list_families())
@@ -154,11 +155,11 @@ def profile(
     except DesignerError as error:
         raise DesignerError(f"{error}{_existing(gpu)}") from None
     dense = on_tensor_cores(backend, precision)
+    any_batch = profile_ops(resolution, families, dense)
     if batch is None:
-        sizing = profile_ops(resolution, families, dense)
-        chosen["batch"] = default_batch(sizing, precision, gpu_memory() if device == "cuda" else None)
+        chosen["batch"] = default_batch(any_batch, precision, gpu_memory() if device == "cuda" else None)
         batch = int(chosen["batch"].value)
-    ops = profile_ops(resolution, families, dense, batch)[:limit]
+    ops = at_batch(any_batch, resolution, batch)[:limit]
     name = profile_name(gpu, backend, precision, batch)
     path = Path(output) if output is not None else user_dir() / f"{name}.json"
     # a new user profile comes first in the search path, before a shipped one of the same name:

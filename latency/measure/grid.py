@@ -173,28 +173,34 @@ def work(op: OpKey) -> tuple[float, float]:
     return float(layer.macs), float(layer.activations)
 
 
-def index_limit_ops(sampled: Iterable[OpKey], batch: int) -> set[OpKey]:
+def index_limit_ops(ops: Iterable[OpKey], batch: int) -> set[OpKey]:
     """Depthwise convs on both sides of :data:`~latency.predict.predictor.INDEX_LIMIT` input
-    elements at ``batch``, for each depthwise shape and resolution among ``sampled``: the last
+    elements at ``batch``, for each depthwise shape and resolution among ``ops``: the last
     width of :data:`CHANNELS` below it and the first :data:`INDEX_PROBES` past it. Past the limit
     PyTorch's depthwise kernels run about ten times slower (H200 fp32, batch 256, 3x3 stride 2 at
     112 px: 640 channels 4.9 ms, 768 channels 48.5 ms), and the predictor prices such convs only
     from entries past it."""
-    ops: set[OpKey] = set()
-    for kind, res, kernel, stride in {(op.kind, op.res, op.kernel, op.stride) for op in sampled if op.kind in DW_KINDS}:
+    probes: set[OpKey] = set()
+    for kind, res, kernel, stride in {(op.kind, op.res, op.kernel, op.stride) for op in ops if op.kind in DW_KINDS}:
         past = past_index_limit(kind, np.array(CHANNELS), res, batch)
         if past.any():
             first = int(np.argmax(past))
-            ops |= {OpKey(kind, w, res, w, kernel, stride) for w in CHANNELS[max(first - 1, 0) : first + INDEX_PROBES]}
-    return ops
+            widths = CHANNELS[max(first - 1, 0) : first + INDEX_PROBES]
+            probes |= {OpKey(kind, w, res, w, kernel, stride) for w in widths}
+    return probes
 
 
-def profile_ops(
-    resolution: int, families: Sequence[str] | None = None, dense: bool = True, batch: int | None = None
-) -> list[OpKey]:
-    """The sorted ops a profile of these families at this resolution measures (``dense``: see
-    the module docstring; pass ``latency.predict.table.on_tensor_cores(backend, precision)``;
-    ``batch``: the profile's, which adds :func:`index_limit_ops`; leave it out to size the batch)."""
+def at_batch(grid: Sequence[OpKey], resolution: int, batch: int) -> list[OpKey]:
+    """The sorted ops a profile at ``batch`` measures: ``grid`` (:func:`profile_ops`, which sizes
+    the batch) and the :func:`index_limit_ops` of its design-space ops (reference networks aside)."""
+    design = set(grid) - reference_ops(resolution)
+    return sorted(set(grid) | index_limit_ops(design, batch))
+
+
+def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: bool = True) -> list[OpKey]:
+    """The sorted ops a profile of these families at this resolution measures at any batch (``dense``:
+    see the module docstring; pass ``latency.predict.table.on_tensor_cores(backend, precision)``);
+    :func:`at_batch` adds those that depend on the batch."""
     reference = reference_ops(resolution)
     largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
     families = list_families() if families is None else families
@@ -217,5 +223,4 @@ def profile_ops(
         return size <= cap(op) and (dense or not (size > SPARSE_ABOVE and skipped))
 
     lines = {op for op in lines if scale(op) <= cap(op)}  # the lines are the point: no thinning, only the cap
-    limits = index_limit_ops(sampled, batch) if batch is not None else set()
-    return sorted({op for op in sampled if kept(op)} | lines | limits | reference)
+    return sorted({op for op in sampled if kept(op)} | lines | reference)
