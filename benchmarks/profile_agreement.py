@@ -23,6 +23,7 @@ import numpy as np
 
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
+from latency.measure.profiler import SAME_RUN
 from latency.measure.validate import repredict, summary
 from latency.predict.predictor import Predictor
 from latency.predict.table import LatencyTable
@@ -53,6 +54,11 @@ def table_summary(table: LatencyTable, path: Path) -> dict[str, Any]:
 
 def compare(reference: Path, candidate: Path, runs: list[Path]) -> dict[str, Any]:
     tables = {"reference": LatencyTable.load(reference), "candidate": LatencyTable.load(candidate)}
+    differ = [name for name in SAME_RUN if getattr(tables["reference"], name) != getattr(tables["candidate"], name)]
+    if differ:
+        raise DesignerError(
+            f"{reference} and {candidate} differ in {', '.join(differ)}; compare two builds of the same profile"
+        )
     predictors = {name: Predictor(table) for name, table in tables.items()}
     validations = []
     for run in runs:

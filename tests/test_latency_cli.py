@@ -112,3 +112,9 @@ def test_validate_re_predicts_an_earlier_report_without_the_device(capsys, tmp_p
     assert data["networks"][0]["predicted_ms"] == pytest.approx(predictor.network_latency(first))
     code, _, err = run(capsys, "profile", "validate", "cpu-ort-fp32-b8", "--measured", str(measured))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "batch 256, the profile at 8" in err
+    code, _, err = run(capsys, "profile", "validate", "h200-torch-fp32-b256", "--measured", str(measured))
+    assert (
+        code == 2
+        and len(err.strip().splitlines()) == 1
+        and "measured with torch fp16, the profile is torch fp32" in err
+    )

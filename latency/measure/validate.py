@@ -28,6 +28,7 @@ from designer.core.structure import arch_layers
 from latency.measure.backend import Backend
 from latency.predict.check import ErrorSummary
 from latency.predict.predictor import Predictor
+from latency.predict.profiles import PARTS
 
 MAX_DEPTH = 6
 MIN_WIDTH, MAX_WIDTH = 16, 1024
@@ -138,6 +139,13 @@ def repredict(predictor: Predictor, report_path: Path) -> tuple[dict[str, Any], 
         raise DesignerError(
             f"{report_path} was measured at batch {report.get('batch')}, the profile at {predictor.batch}; "
             "re-predict with a profile of the same batch"
+        )
+    parts = PARTS.match(str(report.get("profile", "")))
+    measured_with = (parts["backend"], parts["precision"]) if parts else None
+    if measured_with not in (None, (predictor.backend, predictor.precision)):
+        raise DesignerError(
+            f"{report_path} was measured with {' '.join(measured_with)}, the profile is {predictor.backend} "
+            f"{predictor.precision}; re-predict with a profile of the same backend and precision"
         )
     rows = report.get("specs")
     specs = [ArchSpec.from_dict(spec, f"{report_path} specs[{i}]") for i, spec in enumerate(rows or [])]
