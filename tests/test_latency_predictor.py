@@ -198,3 +198,19 @@ def test_nodes_no_parallelogram_reaches_stay_within_the_measured_residuals():
     assert np.all(filled[known] == measured[known])
     assert np.all((filled[unreached] >= -0.24) & (filled[unreached] <= 0.3))
     assert abs(filled[0, 9] - (-0.06)) < abs(filled[0, 9] - 0.3)  # the far end leans to its nearest measured node
+
+
+def test_a_node_between_measured_nodes_of_its_line_is_interpolated_not_carried_from_another_line():
+    # widths measured at every step at one resolution (a dense line, with a step at the fourth
+    # width that only that resolution has), coarsely at the other: the unmeasured nodes of the
+    # coarse resolution follow its own measured neighbours, not the other resolution's step
+    widths = np.log(8.0 * np.arange(64, 73))
+    dense_line = np.array([0.0, 0.02, 0.04, 1.0, 0.08, 0.1, 0.12, 0.14, 0.16])
+    coarse_line = np.full(len(widths), np.nan)
+    coarse_line[[0, 1, 8]] = [0.3, 0.32, 0.46]
+    measured = np.stack([dense_line, coarse_line])
+    known = np.isfinite(measured)
+    coords = [np.log([7.0, 14.0]), widths]
+    filled = complete(np.where(known, measured, 0.0), known, coords, np.zeros(known.shape))
+    between = np.interp(widths, widths[[1, 8]], measured[1, [1, 8]])
+    np.testing.assert_allclose(filled[1, 2:8], between[2:8], atol=0.05)

@@ -10,7 +10,9 @@ from latency.measure.backend import Settings, check_device
 from latency.measure.grid import (
     INDEX_PROBES,
     SPARSE_ABOVE,
+    SPARSE_LAST_KERNELS,
     SPARSE_SKIPPED,
+    SPARSE_WIDE_CHANNELS,
     SPARSE_WORK_CAP,
     WIDE_STAGES,
     WORK_CAP,
@@ -169,13 +171,18 @@ def test_depthwise_convs_are_timed_on_both_sides_of_the_index_limit_at_the_profi
 
 def test_the_sparse_grid_keeps_kinds_references_and_probes_and_thins_large_ops():
     dense, sparse = set(profile_ops(224)), set(profile_ops(224, dense=False))
-    assert sparse < dense and len(sparse) < 0.75 * len(dense)
+    wide = {op for op in sparse if {op.cin, op.cout} & set(SPARSE_WIDE_CHANNELS)}
+    last_lines = dense_line_ops(224, dense=False) - dense_line_ops(224)
+    assert {op.kernel for op in last_lines} == set(SPARSE_LAST_KERNELS) and last_lines <= sparse
+    assert wide and sparse - wide - last_lines < dense and len(sparse) < 0.8 * len(dense)
     assert {op.kind for op in sparse} == {op.kind for op in dense}
     assert reference_ops(224) <= sparse
     assert any(op in sparse for op in alignment_ops(224))
     largest = np.max([work(op) for op in reference_ops(224, ("resnet50",))], axis=0)
     wide_stages = SearchSpace.of("basic", 224).stage_resolutions[-WIDE_STAGES:]
-    for op in sparse - reference_ops(224) - dense_line_ops(224):
+    for op in dense_line_ops(224) & dense:
+        assert op in sparse  # the lines are timed alike in both
+    for op in sparse - reference_ops(224) - dense_line_ops(224, dense=False):
         scale = np.max(np.array(work(op)) / largest)
         assert scale <= (WORK_CAP if op.res in wide_stages else SPARSE_WORK_CAP)
         if scale > SPARSE_ABOVE and op.cout >= 64:

@@ -23,7 +23,9 @@ Off them (fp32 on a GPU, CPUs) each op takes several times as long to autotune a
 (cuDNN's autotuning dominates: ``benchmarks/profile_cost.py``), so the *sparse* grid caps work
 at :data:`SPARSE_WORK_CAP` (but not at the last two stage resolutions, where designs are widest)
 and times ops above :data:`SPARSE_ABOVE` times that work on every other width of :data:`CHANNELS`
-only (``docs/RESULTS.md`` has its build time and accuracy).
+only; it keeps the dense lines, and adds widths past :data:`CHANNELS`
+(:data:`SPARSE_WIDE_CHANNELS`) and lines of :data:`SPARSE_LAST_KERNELS` at the last stage
+resolution, where fp32 latency is erratic (``docs/RESULTS.md`` has its build time and accuracy).
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ DENSE_LAST_HIGH = 1024
 """Where the stride-1 lines end at the last stage resolution, which holds the widest convs of a
 design: fp32 5x5 convs at 7 px jump most there (832 channels 10.3 ms, 928 6.2, 1024 7.3;
 ``docs/h200/steps-fp32-wide.json``)."""
+SPARSE_LAST_KERNELS = (3,)
+"""Kernels whose stride-1 lines the sparse grid also times, at the last stage resolution only
+(from :data:`DENSE_LOW` to :data:`DENSE_LAST_HIGH`): off tensor cores, a random fp32 network of
+three 784-channel 3x3 blocks at 7 px was measured 10.5 % slower than priced from 768 and 896."""
 DENSE_SHAPES = (("conv_act", 1), ("conv_add_act", 1), ("conv_act", 2))
 """(kind, stride) of the dense lines: a basic block's two convs, and the stride-2 one that starts a stage."""
 STEM_WIDTHS = (16, 32, 64, 128)
@@ -84,19 +90,25 @@ WIDE_STAGES = 2
 SPARSE_ABOVE = 0.5
 SPARSE_SKIPPED = frozenset(w for w in CHANNELS[1::2] if w >= 64)
 """Widths the sparse grid leaves out of ops above :data:`SPARSE_ABOVE` (every other one from 64 up)."""
+SPARSE_WIDE_CHANNELS = (3072, 4096)
+"""Widths past :data:`CHANNELS` that the sparse grid samples as well (in designs, the hidden width
+of a wide late mbv2 stage): off tensor cores, extrapolating from 2,048 channels priced an fp32
+1x1 conv of 4,888 to 856 channels at 14 px 29 % high (13.95 ms against 10.83 measured,
+``docs/h200/breakdown-fp32-seed2.json``). The dense grid leaves them out: its fp16 profile
+validates without them, and they would add about 15 % to its build time."""
 
 
 def _ops(layers: Iterable[Layer]) -> set[OpKey]:
     return {op for layer in layers for op in layer_ops(layer)}
 
 
-def family_ops(family: str, resolution: int) -> set[OpKey]:
+def family_ops(family: str, resolution: int, channels: Sequence[int] = CHANNELS) -> set[OpKey]:
     """Ops of the design space of one family (its defaults: strides, kernels, inner-width ratio
-    range) on the coarse width grid: every stage's blocks for each kernel and the family's sample
-    of inner-width ratios; first blocks fed by a quarter, half, all or twice their width (a stage
-    may narrow, as two published designs' last stages do)."""
+    range) on the coarse width grid ``channels``: every stage's blocks for each kernel and the
+    family's sample of inner-width ratios; first blocks fed by a quarter, half, all or twice their
+    width (a stage may narrow, as two published designs' last stages do)."""
     space = SearchSpace.of(family, resolution)
-    widths = [w for w in CHANNELS if w in space.widths]
+    widths = [w for w in channels if w in space.widths]
     stems = [w for w in STEM_WIDTHS if w in space.stem_widths]
     ops: set[OpKey] = set()
     for stem in space.stem_widths:  # one op each, in every network, at the highest resolution
@@ -106,7 +118,7 @@ def family_ops(family: str, resolution: int) -> set[OpKey]:
             inputs = {_snap(width * ratio, widths) for ratio in FIRST_BLOCK_RATIOS}
             if stage == 1 and inputs:
                 inputs = {w for w in inputs | set(stems) if w <= width} or {min(stems)}
-            for inner in _inners(space, width):
+            for inner in _inners(space, width, channels):
                 for kernel in space.kernels:
                     ops |= _ops(space.stage_layers(stage, width, width, inner, kernel)[1])
                     for cin in inputs:
@@ -114,12 +126,12 @@ def family_ops(family: str, resolution: int) -> set[OpKey]:
     last = space.stage_resolutions[-1]
     for width in widths:
         ops |= _ops(space.head_layers(width))
-        channels = space.final_channels(width)
-        ops |= _ops([Layer("pool", "pool", channels, channels, last, last, last, norm=False)])
+        final = space.final_channels(width)
+        ops |= _ops([Layer("pool", "pool", final, final, last, last, last, norm=False)])
     return ops
 
 
-def _inners(space: SearchSpace, width: int) -> Sequence[int | None]:
+def _inners(space: SearchSpace, width: int, channels: Sequence[int]) -> Sequence[int | None]:
     """Inner widths timed for a stage of ``width``: none where the space fixes the ratio, else the
     grid widths nearest to the family's ratios (:attr:`~designer.core.blocks.BlockFamily.grid_ratios`)."""
     if not space.has_inner():
@@ -127,7 +139,7 @@ def _inners(space: SearchSpace, width: int) -> Sequence[int | None]:
     low, high = space.ratio_range or (1.0, 1.0)
     ratios = np.geomspace(low, high, space.family.grid_ratios)
     scale = 1.0 / ratios if space.family.inner_below_width else ratios
-    return [*sorted({_snap(width * s, CHANNELS) for s in scale})]
+    return [*sorted({_snap(width * s, channels) for s in scale})]
 
 
 def alignment_ops(resolution: int) -> set[OpKey]:
@@ -135,15 +147,18 @@ def alignment_ops(resolution: int) -> set[OpKey]:
     return _square_convs(resolution, PROBE_SHAPES, ALIGNMENT_PROBES)
 
 
-def dense_line_ops(resolution: int) -> set[OpKey]:
+def dense_line_ops(resolution: int, dense: bool = True) -> set[OpKey]:
     """The ``cin == cout`` convs of :data:`DENSE_KERNELS` in :data:`DENSE_SHAPES` at every multiple
     of :data:`DENSE_STEP` from :data:`DENSE_LOW` to :data:`DENSE_HIGH`, and on to
-    :data:`DENSE_LAST_HIGH` for the stride-1 ones at the last stage resolution."""
+    :data:`DENSE_LAST_HIGH` for the stride-1 ones at the last stage resolution; for the sparse
+    grid (not ``dense``), those last ones of :data:`SPARSE_LAST_KERNELS` as well."""
     shapes = [(kind, kernel, stride) for kernel in DENSE_KERNELS for kind, stride in DENSE_SHAPES]
+    last_kernels = DENSE_KERNELS if dense else (*DENSE_KERNELS, *SPARSE_LAST_KERNELS)
+    last_shapes = [(kind, kernel, 1) for kernel in last_kernels for kind, stride in DENSE_SHAPES if stride == 1]
     last = SearchSpace.of("basic", resolution).stage_resolutions[-1]
-    wide = range(DENSE_HIGH + DENSE_STEP, DENSE_LAST_HIGH + 1, DENSE_STEP)
+    widths = range(DENSE_LOW, DENSE_LAST_HIGH + 1, DENSE_STEP)
     return _square_convs(resolution, shapes, range(DENSE_LOW, DENSE_HIGH + 1, DENSE_STEP)) | {
-        op for op in _square_convs(resolution, shapes, wide) if op.stride == 1 and op.res == last
+        op for op in _square_convs(resolution, last_shapes, widths) if op.res == last
     }
 
 
@@ -204,9 +219,10 @@ def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: b
     reference = reference_ops(resolution)
     largest = np.max([work(op) for op in reference_ops(resolution, ("resnet50",))], axis=0)
     families = list_families() if families is None else families
-    sampled = {op for family in families for op in family_ops(family, resolution)}
+    channels = CHANNELS if dense else (*CHANNELS, *SPARSE_WIDE_CHANNELS)
+    sampled = {op for family in families for op in family_ops(family, resolution, channels)}
     shapes = {(op.kind, op.kernel, op.stride) for op in sampled}  # lines only of convs the families have
-    lines = {op for op in dense_line_ops(resolution) if (op.kind, op.kernel, op.stride) in shapes}
+    lines = {op for op in dense_line_ops(resolution, dense) if (op.kind, op.kernel, op.stride) in shapes}
     sampled |= alignment_ops(resolution)
 
     wide_stages = SearchSpace.of("basic", resolution).stage_resolutions[-WIDE_STAGES:]
@@ -222,5 +238,5 @@ def profile_ops(resolution: int, families: Sequence[str] | None = None, dense: b
         skipped = op.cout >= 64 and (op.cin in SPARSE_SKIPPED or op.cout in SPARSE_SKIPPED)
         return size <= cap(op) and (dense or not (size > SPARSE_ABOVE and skipped))
 
-    lines = {op for op in lines if scale(op) <= cap(op)}  # the lines are the point: no thinning, only the cap
+    lines = {op for op in lines if scale(op) <= WORK_CAP}  # the lines are the point: no thinning, the dense cap
     return sorted({op for op in sampled if kept(op)} | lines | reference)
