@@ -1,0 +1,134 @@
+"""Where the Lagrangian relaxation's gap comes from, for one budget of the whole design space.
+
+The solver proves a design optimal when its bound falls to the design's objective; in the whole
+ResNet space it does not within seconds (``docs/solve_times.json``). This script finds a good
+design (a ``designer solve`` with a time limit), then bounds, with the relaxation of
+``designer/core/relaxation.py`` and its dual, boxes that each keep that design:
+
+* the whole space (the solver's root);
+* the penalised stages' depths each kept within ``--depth-room`` blocks of the design's;
+* the stem and every stage width fixed at the design's (the entropy's stage weights then exact);
+* both.
+
+A bound near the design's objective in a box says the relaxation is tight there (the dual stops
+once it is below: the box is then closed); what each
+restriction removes from the root's gap is what a relaxation that handled it exactly could gain.
+CPU only::
+
+    python benchmarks/relaxation_gap.py docs/relaxation_gap.json --family bottleneck --flops 4.13G --params 25.55M
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from designer.core.errors import DesignerError
+from designer.core.fileio import atomic_write_text
+from designer.core.relaxation import Box
+from designer.core.request import DesignRequest
+from designer.core.solver import _Problem, solve
+from designer.core.space import SearchSpace
+from designer.core.units import parse_count
+from designer.workflows.design import budget_constraints
+
+DUAL_ITERATIONS = 40
+"""DP evaluations of the dual per box (the solver's root uses 15): the bound is near converged."""
+
+
+def _restricted(problem: _Problem, box: Box, point: dict[str, int], widths: bool, depth_room: int | None) -> Box:
+    """``box`` with the stem and stage widths fixed at ``point``'s and/or the penalised depths
+    within ``depth_room`` blocks of it."""
+    restricted = dict(box)
+    if widths:
+        for name in ("stem", *(f"width{s}" for s in range(1, problem.space.body_stages + 1))):
+            restricted[name] = (point[name], point[name])
+    if depth_room is not None:
+        for name in problem.depths:
+            top = len(problem.grids[name]) - 1
+            restricted[name] = (max(point[name] - depth_room, 0), min(point[name] + depth_room, top))
+    return restricted
+
+
+def gap_rows(
+    request: DesignRequest, time_limit: float, depth_room: int
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The design found in ``time_limit`` seconds, and the relaxation's bound over each box."""
+    space = SearchSpace(request)
+    found = solve(space, budget_constraints(request), request.rho0, time_limit)
+    problem = _Problem(space, budget_constraints(request), request.rho0)
+    point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in found.point.items()}
+    objective = found.objective
+    totals = problem.evaluate({name: np.array([i]) for name, i in point.items()})
+    lo = np.array([point[name] for name in problem.dims])
+    root = problem.relaxation_box(np.zeros_like(lo), problem.sizes - 1)
+    assert root is not None
+    relaxation = problem.relaxation
+    start = relaxation.start(
+        float(totals.entropy[0]), float(totals.totals["log_width"][0]), float(totals.totals["layers"][0])
+    )
+    rows = []
+    for label, widths, room in (
+        ("whole space", False, None),
+        (f"penalised depths within {depth_room} blocks", False, depth_room),
+        ("stem and stage widths fixed", True, None),
+        ("both", True, depth_room),
+    ):
+        box = _restricted(problem, root, point, widths, room)
+        ends = [{name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1)]
+        penalty = float(problem.min_penalty(*ends)[0])
+        began = time.perf_counter()
+        relaxed = relaxation.bound(box, start, objective + penalty, iterations=DUAL_ITERATIONS)
+        bound = relaxed.bound - penalty
+        rows.append(
+            {
+                "box": label,
+                "bound": bound,
+                "gap": (bound - objective) / objective,
+                "seconds": time.perf_counter() - began,
+                "relaxed_depths": [
+                    float(problem.grids[f"depth{s}"][relaxed.points[-1][f"depth{s}"]])
+                    for s in range(1, space.body_stages + 1)
+                ],
+            }
+        )
+    found_row = {"objective": objective, "entropy": found.entropy, "gap": found.gap, "point": found.point}
+    return found_row, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--family", default="bottleneck")
+    parser.add_argument("--flops", default="4.13G")
+    parser.add_argument("--params", default="25.55M")
+    parser.add_argument("--time-limit", type=float, default=30.0, help="seconds of the solve that finds the design")
+    parser.add_argument("--depth-room", type=int, default=2)
+    args = parser.parse_args()
+    request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
+    found, rows = gap_rows(request, args.time_limit, args.depth_room)
+    for row in rows:
+        print(f"{row['box']:<40} bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}  ({row['seconds']:.1f} s)")
+    report = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "design": found,
+        "rows": rows,
+    }
+    atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except DesignerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
