@@ -11,7 +11,7 @@ from designer.core.structure import arch_layers
 from latency.measure.validate import random_point
 from latency.predict.cache import load_predictor
 from latency.predict.check import holdout_check
-from latency.predict.completion import complete, parallelogram_estimates
+from latency.predict.completion import complete, local_estimates
 from latency.predict.ops import OpKey
 from latency.predict.predictor import INDEX_LIMIT, Predictor, predict_keys, snap_up
 
@@ -179,8 +179,8 @@ def test_depthwise_convs_past_32_bit_indexing_are_priced_from_their_own_entries(
     np.testing.assert_allclose(predict_keys(aware, [op(600)]), predict_keys(unaware, [op(600)]), rtol=1e-6)
 
 
-def test_nodes_no_parallelogram_reaches_stay_within_the_measured_residuals():
-    # a sparse grid: nodes that no parallelogram of measured nodes reaches are priced from the
+def test_nodes_no_estimate_reaches_stay_within_the_measured_residuals():
+    # a sparse grid: nodes that no estimate from measured nodes reaches are priced from the
     # measured residuals nearest them, never pushed outside them by neighbouring estimates
     nan = np.nan
     measured = np.array(
@@ -193,7 +193,7 @@ def test_nodes_no_parallelogram_reaches_stay_within_the_measured_residuals():
     known = np.isfinite(measured)
     coords = [np.log([8.0, 16.0, 24.0]), np.log(8.0 * np.arange(1, 11))]
     filled = complete(np.where(known, measured, 0.0), known, coords, np.zeros(known.shape))
-    unreached = ~known & ~np.isfinite(parallelogram_estimates(np.where(known, measured, 0.0), known, coords))
+    unreached = ~known & ~np.isfinite(local_estimates(np.where(known, measured, 0.0), known, coords))
     assert unreached.sum() >= 10
     assert np.all(filled[known] == measured[known])
     assert np.all((filled[unreached] >= -0.24) & (filled[unreached] <= 0.3))

@@ -7,23 +7,23 @@ channels (tile quantisation of N), one that depends on the resolution (of M = ba
 Winograd tiles) and so on. So a missing node ``x`` is estimated from each *parallelogram* of
 measured nodes around it, ``v(x) ~ v(x + s e_i) + v(x + t e_j) - v(x + s e_i + t e_j)``
 (exact when ``v`` is additive in axes ``i`` and ``j``), over every pair of axes and the
-nearest shifts; a node between measured nodes of its own line (along one axis) is also estimated by
-interpolating between them, weighted by how close they are; the estimates are combined by their
-weighted median, weighted by how close the parallelogram is (a robust vote: a step in one axis
-spoils only the estimates that cross it). The line estimates keep a step that only one
-resolution has from being carried to another: the fp32 H200 table times 5x5 convs at every
-multiple of 8 to 1,024 channels at 7 px, where latency jumps (512 channels 1.96 ms, 528 channels
-5.18 ms); every parallelogram that reached a 528-channel conv at 14 px crossed that jump and
-priced it at 17.8 ms, between measured neighbours of 6.7 ms (512) and 8.4 ms (576). Nodes that no parallelogram reaches take the inverse-distance-weighted mean of the
-residuals of the :data:`NEAREST` measured nodes nearest them (so latency far from what was
-measured scales with work). Averaging filled neighbours outward instead carried one odd
+nearest shifts, and from each *line* through it, interpolating between the nearest measured
+nodes on either side along one axis. The estimates are combined by their weighted median,
+weighted by how close the nodes they read are (a robust vote: a step in one axis spoils only
+the estimates that cross it). The lines keep a step that only one resolution has from being
+carried to another: the fp32 H200 table times 5x5 convs at every multiple of 8 to 1,024
+channels at 7 px, where latency jumps (512 channels 1.96 ms, 528 channels 5.18 ms), and every
+parallelogram that reached a 528-channel conv at 14 px crossed that jump and priced it at
+17.8 ms, between measured neighbours of 6.7 ms (512) and 8.4 ms (576). Nodes that no estimate
+reaches take the inverse-distance-weighted mean of the residuals of the :data:`NEAREST` measured
+nodes nearest them (so latency far from what was measured scales with work). Averaging filled neighbours outward instead carried one odd
 estimate across a whole sparse axis: on the H200 fp16 profile it priced a 16->88 1x1 conv at
 3.4x its work model, and random bottleneck networks 3-23 % high (docs/RESULTS.md, 'Latency tables').
 
 The estimates are made on log-latencies or on residuals (see :func:`complete`); what is
 stored and interpolated is the residual
 ``log(latency / work model)``: multilinear in log coordinates between nodes, and constant
-beyond the grid's ends (held constant too when filling nodes no parallelogram reaches).
+beyond the grid's ends (held constant too when filling nodes no estimate reaches).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MAX_SHIFT = 2
 CATEGORY_DISTANCE = 0.3
 """Distance of a step along a categorical axis (op variant), in log-coordinate units."""
 NEAREST = 8
-"""Measured nodes whose residuals fill a node that no parallelogram reaches."""
+"""Measured nodes whose residuals fill a node that no estimate reaches."""
 
 
 def _shift(array: np.ndarray, axis: int, step: int, fill: float | bool) -> np.ndarray:
@@ -74,8 +74,8 @@ def _weighted_median(estimates: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.where(total > 0, median, np.nan)
 
 
-def parallelogram_estimates(values: np.ndarray, known: np.ndarray, coords: Sequence[np.ndarray | None]) -> np.ndarray:
-    """Weighted-median parallelogram estimate at every node (NaN where none exists)."""
+def local_estimates(values: np.ndarray, known: np.ndarray, coords: Sequence[np.ndarray | None]) -> np.ndarray:
+    """Weighted-median estimate from parallelograms and lines at every node (NaN where none exists)."""
     ndim = values.ndim
     zeroed = np.where(known, values, 0.0)
     estimates, weights = [], []
@@ -141,8 +141,8 @@ def complete(
     if not known.any():
         raise ValueError("nothing measured to complete from")
     candidates = [
-        parallelogram_estimates(values, known, coords),
-        parallelogram_estimates(values - base, known, coords) + base,
+        local_estimates(values, known, coords),
+        local_estimates(values - base, known, coords) + base,
     ]
     estimate = min(candidates, key=lambda e: _loo_error(e, values, known))
     filled = np.where(known, values, estimate) - base
