@@ -28,6 +28,7 @@ import json
 import sys
 from pathlib import Path
 
+from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from latency.measure.backend import Settings, get_backend
@@ -85,7 +86,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        sys.exit(f"error: {error}")
+    sys.exit(run_guarded(main))

@@ -35,6 +35,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.reference import REFERENCES, reference_spec
@@ -176,4 +177,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

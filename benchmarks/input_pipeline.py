@@ -48,6 +48,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 from train.crops import RandomCrop
 from train.datasets import FileSplit, load_data
@@ -446,4 +447,4 @@ def summary(data: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
-from designer.core.errors import DesignerError
+from designer.cli.guard import run_guarded
 from latency.predict.check import ErrorSummary, split
 from latency.predict.ops import OpKey
 from latency.predict.predictor import Predictor, predict_keys
@@ -131,7 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except DesignerError as error:
-        sys.exit(f"error: {error}")
+    sys.exit(run_guarded(main))

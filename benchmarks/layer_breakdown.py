@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.spec import ArchSpec
@@ -80,7 +81,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        sys.exit(f"error: {error}")
+    sys.exit(run_guarded(main))

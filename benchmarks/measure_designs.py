@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -90,8 +91,4 @@ def repredict(measured_path: Path, profile: str, out: Path) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_guarded(main))

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from designer.core.errors import DesignerError
+from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 from latency.predict.predictor import Predictor
 from latency.predict.profiles import resolve_profile
@@ -52,7 +52,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        sys.exit(f"error: {error}")
+    sys.exit(run_guarded(main))

@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from designer.cli.guard import run_guarded
 from latency.predict import completion
 from latency.predict.check import ErrorSummary, holdout_check
 from latency.predict.predictor import SNAP_TILE, Predictor, predict_keys
@@ -75,9 +76,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from designer.core.errors import DesignerError
-
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        sys.exit(f"error: {error}")
+    sys.exit(run_guarded(main))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from latency.measure.profiler import SAME_RUN
@@ -102,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

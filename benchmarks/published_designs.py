@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from designer.cli.guard import run_guarded
 from designer.core.analysis import Analysis, analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -80,8 +81,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_guarded(main))

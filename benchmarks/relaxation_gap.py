@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from designer.core.errors import DesignerError
+from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 from designer.core.relaxation import Box
 from designer.core.request import DesignRequest
@@ -127,8 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_guarded(main))

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.parse import read_json
@@ -99,8 +100,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_guarded(main))

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from designer.cli.guard import run_guarded
+
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = "docs/RESULTS.md"
 WIDTH = 100
@@ -911,4 +913,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

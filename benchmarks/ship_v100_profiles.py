@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from latency.predict.table import LatencyTable
 from latency.predict.tinynas import read_tinynas
@@ -67,4 +68,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

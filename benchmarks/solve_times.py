@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 
 BUDGETS = [
@@ -111,4 +112,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from designer.cli.guard import run_guarded
 from designer.core.entropy import effectiveness
 from designer.core.space import GridEvaluator, SearchSpace
 from designer.workflows.design import DesignRequest, design
@@ -163,4 +165,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_guarded(main))

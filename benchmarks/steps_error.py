@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.parse import read_json
 from latency.predict.cache import load_predictor
@@ -45,8 +46,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_guarded(main))

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -196,8 +197,4 @@ def match(args: argparse.Namespace, request: DesignRequest, measurer: ProfileMea
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_guarded(main))

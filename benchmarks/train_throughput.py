@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -209,4 +210,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_guarded(main))

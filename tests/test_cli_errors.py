@@ -177,3 +177,20 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
     assert main(["profile", "use", "cpu-ort-fp32"]) == 2 and (tmp_path / "config.json").read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("script", "argv", "message"),
+    [
+        ("relaxation_gap.py", ["out.json", "--flops", "abc"], "'abc' is not a number"),
+        ("measure_designs.py", ["--profile", "h200-torch-fp16-b256", "--out", "out.json"], "give the networks"),
+    ],
+)
+def test_benchmark_scripts_end_bad_input_in_one_line(tmp_path, script, argv, message):
+    # the benchmark scripts run under the CLI's guard (designer.cli.guard.run_guarded)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *argv], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and message in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
