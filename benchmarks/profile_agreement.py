@@ -82,11 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidate", type=Path, required=True, help="the other build of the same device")
     parser.add_argument("--runs", type=Path, nargs="*", default=[], help="`designer profile validate` reports")
     args = parser.parse_args(argv)
-    try:
-        result = compare(args.reference, args.candidate, args.runs)
-    except DesignerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    result = compare(args.reference, args.candidate, args.runs)
     atomic_write_text(args.output, json.dumps(result, indent=1) + "\n")
     entries = result["entries"]
     print(

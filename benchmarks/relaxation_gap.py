@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from designer.cli.guard import run_guarded
+from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.relaxation import Box
 from designer.core.request import DesignRequest
@@ -66,13 +67,15 @@ def gap_rows(
     problem = _Problem(space, budget_constraints(request), request.rho0)
     point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in found.point.items()}
     objective = found.objective
-    totals = problem.evaluate({name: np.array([i]) for name, i in point.items()})
+    evaluation = problem.evaluate({name: np.array([i]) for name, i in point.items()})
     lo = np.array([point[name] for name in problem.dims])
     root = problem.relaxation_box(np.zeros_like(lo), problem.sizes - 1)
     assert root is not None
     relaxation = problem.relaxation
     start = relaxation.start(
-        float(totals.entropy[0]), float(totals.totals["log_width"][0]), float(totals.totals["layers"][0])
+        float(evaluation.entropy[0]),
+        float(evaluation.totals["log_width"][0]),
+        float(evaluation.totals["layers"][0]),
     )
     rows = []
     for label, widths, room in (
@@ -112,6 +115,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds of the solve that finds the design")
     parser.add_argument("--depth-room", type=int, default=2)
     args = parser.parse_args()
+    if args.depth_room < 0 or args.time_limit <= 0:
+        raise DesignerError("--depth-room must be >= 0 and --time-limit > 0")
     request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
     found, rows = gap_rows(request, args.time_limit, args.depth_room)
     for row in rows:

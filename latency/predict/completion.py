@@ -12,13 +12,16 @@ nodes on either side along one axis. The estimates are combined by their weighte
 weighted by how close the nodes they read are (a robust vote: a step in one axis spoils only
 the estimates that cross it). The lines keep a step that only one resolution has from being
 carried to another: the fp32 H200 table times 5x5 convs at every multiple of 8 to 1,024
-channels at 7 px, where latency jumps (512 channels 1.96 ms, 528 channels 5.18 ms), and every
-parallelogram that reached a 528-channel conv at 14 px crossed that jump and priced it at
-17.8 ms, between measured neighbours of 6.7 ms (512) and 8.4 ms (576). Nodes that no estimate
+channels at 7 px, where latency jumps (512 channels 1.96 ms, 528 channels 5.18 ms); every
+parallelogram that reached a 528-channel conv at 14 px crossed that jump, and a network holding
+one, measured at 29.4 ms, was priced 33 % high (``docs/h200/runs/validate-fp32-seed5.json``,
+random-basic-12), although that conv's measured neighbours at 14 px are 6.7 ms (512 channels)
+and 8.4 ms (576). Nodes that no estimate
 reaches take the inverse-distance-weighted mean of the residuals of the :data:`NEAREST` measured
-nodes nearest them (so latency far from what was measured scales with work). Averaging filled neighbours outward instead carried one odd
-estimate across a whole sparse axis: on the H200 fp16 profile it priced a 16->88 1x1 conv at
-3.4x its work model, and random bottleneck networks 3-23 % high (docs/RESULTS.md, 'Latency tables').
+nodes nearest them (so latency far from what was measured scales with work). Averaging filled
+neighbours outward instead carried one odd estimate across a whole sparse axis: on the H200 fp16
+profile it priced a 16->88 1x1 conv at 3.4x its work model, and random bottleneck networks 3-23 %
+high (docs/RESULTS.md, 'Latency tables').
 
 The estimates are made on log-latencies or on residuals (see :func:`complete`); what is
 stored and interpolated is the residual
