@@ -729,7 +729,7 @@ def h200_targets(source: Source) -> str:
     ratios = [row["measured"] / row["target"] for row in closed]
     return (
         f"On the lent H200, whole design space, `python benchmarks/throughput_targets.py --profile {data['profile']} "
-        "--time-limit 5 --match none` (`h200/targets-fp16.json`; the fp16 table before the dense 5x5 lines), "
+        "--time-limit 5 --match none` (`h200/targets-fp16.json`; the shipped table and the predictor as shipped), "
         f"{len(closed)} targets from {closed[0]['target']:,.0f} to {closed[-1]['target']:,.0f} img/s: open loop "
         f"{sum(e <= OPEN_LOOP_BAND for e in errors)} / {len(errors)} within {percent(OPEN_LOOP_BAND, 0)} (median "
         f"{percent(statistics.median(errors))}); `--verify` {sum(row['in_band'] for row in closed)} / {len(closed)} "
