@@ -308,7 +308,7 @@ def section_published(source: Source) -> str:
         "Measured images/s (and the prediction's error) on the lent "
         f"{measured_file['device']}, fp16, batch 256, by `python benchmarks/measure_designs.py --profile "
         f"{measured_file['profile']} --out OUT/measured-fp16.json ARCH...` (`h200/measured-fp16.json`, predicted by "
-        f"the table as it was then, {measured_file['provenance']['grid']['ops']:,} ops):"
+        f"the shipped table, {measured_file['provenance']['grid']['ops']:,} ops):"
     )
     header = [
         "budget (MACs, params, rho0)",
