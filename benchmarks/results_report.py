@@ -261,10 +261,11 @@ def section_solver(source: Source) -> str:
     data = source.json("docs/solve_times.json")
     rows = budget_rows(data["rows"]) + throughput_rows(data["rows"])
     text = (
-        "Default settings (the whole design space, time limit 10 s): wall time of the whole command in a fresh "
-        "process, `python benchmarks/solve_times.py "
+        "Default settings (the whole design space, time limit 10 s, counted from the command's start): wall time "
+        "of the whole command in a fresh process, `python benchmarks/solve_times.py "
         f"docs/solve_times.json` on the {data['machine']['cpus']}-core VM (with a profile, the first solve also "
-        "fits the predictor, which `latency/predict/cache.py` keeps for the next); a solve stopped by the time "
+        "fits the predictor, on top of the limit, which `latency/predict/cache.py` keeps for the next); a solve "
+        "stopped by the time "
         "limit reports the gap, the most its design can be below the optimum (from the Lagrangian relaxation, "
         "`designer/core/relaxation.py`). " + search_comparison(source)
     )

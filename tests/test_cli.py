@@ -57,3 +57,22 @@ def test_bad_input_gets_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_solve_time_limit_counts_the_whole_command(monkeypatch):
+    from designer.cli import solve as solve_cli
+    from designer.core.request import DesignRequest
+
+    request = DesignRequest(family="basic", flops=1e9, time_limit=10.0)
+    monkeypatch.setattr(solve_cli, "command_seconds", lambda: 3.0)
+    assert solve_cli.within_command(request).time_limit == pytest.approx(7.0 - solve_cli.FINISH_SECONDS)
+    monkeypatch.setattr(solve_cli, "command_seconds", lambda: 30.0)  # a slow predictor fit, say
+    assert solve_cli.within_command(request).time_limit == pytest.approx(10.0 * solve_cli.LEAST_SOLVE_SHARE)
+
+
+def test_a_later_command_in_the_process_counts_from_its_own_start():
+    from designer.cli import clock
+
+    clock.start_command()
+    clock.start_command()
+    assert 0.0 <= clock.command_seconds() < 1.0

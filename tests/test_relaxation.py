@@ -11,7 +11,7 @@ from support.enumeration import FIXED, FULL, FULL_CASES, enumerate_all, feasible
 
 from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
 from designer.core.reference import reference_spec
-from designer.core.relaxation import Multipliers
+from designer.core.relaxation import Multipliers, _onto_simplex
 from designer.core.request import DesignRequest
 from designer.core.solver import Constraint, _Problem, flops_limit, params_limit
 from designer.core.space import SearchSpace
@@ -138,3 +138,9 @@ def test_root_bound_at_the_resnet50_budget_is_within_twelve_percent():
     first_order = problem.bound(np.zeros((1, len(problem.dims)), dtype=np.int64), (problem.sizes - 1)[None])[0][0]
     penalty = space.penalty.beta  # the least penalty: equal depths
     assert best <= relaxed.bound - penalty <= 1.12 * best < first_order / 2.5
+
+
+def test_the_simplex_projection_survives_huge_entries():
+    # a long dual run shrinks the proximal weight until the step scales entries to ~1e20
+    assert _onto_simplex(np.array([1e20, 0.0, -1e20])) == pytest.approx([1.0, 0.0, 0.0])
+    assert _onto_simplex(np.array([0.2, 0.1])) == pytest.approx([0.55, 0.45])

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from designer.cli import export, profile, solve, train, tune
+from designer.cli.clock import start_command
 from designer.cli.guard import run_guarded
 
 COMMANDS = (solve, profile, export, train, tune)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    start_command()
     parser = build_parser()
     args_list = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     try:

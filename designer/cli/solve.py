@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from designer.cli.args import add_parameters, given
+from designer.cli.clock import command_seconds
 from designer.core.analysis import Analysis
 from designer.core.entropy import PENALTIES
 from designer.core.errors import ParameterError
@@ -23,6 +24,11 @@ from designer.core.spec import ArchSpec
 from designer.core.structure import iter_blocks, stem_output_res
 from designer.core.units import format_count
 from designer.workflows.design import DesignResult
+
+LEAST_SOLVE_SHARE = 0.5
+"""The least part of ``--time-limit`` the solver gets however long the command took to reach it."""
+FINISH_SECONDS = 0.2
+"""Kept back from the solver for what the command does after it: price the design, print, exit."""
 
 
 def register(subparsers: Any) -> None:
@@ -110,6 +116,15 @@ class ProgressLine:
             print(file=sys.stderr)
 
 
+def within_command(request: DesignRequest) -> DesignRequest:
+    """The request with its time limit counted from the command's start (imports included) and
+    :data:`FINISH_SECONDS` kept back, so that the whole command ends within ``--time-limit``; the
+    solver keeps at least :data:`LEAST_SOLVE_SHARE` of it. Fitting a profile's predictor, which a
+    command does once per profile (the fit is cached), comes on top."""
+    left = request.time_limit - command_seconds() - FINISH_SECONDS
+    return replace(request, time_limit=max(left, LEAST_SOLVE_SHARE * request.time_limit))
+
+
 def run_solve(args: argparse.Namespace) -> int:
     from designer.workflows.design import design
 
@@ -140,7 +155,7 @@ def run_solve(args: argparse.Namespace) -> int:
         return _solve_verified(args, request, measurer, reference, chosen)
     progress = ProgressLine()
     try:
-        result = design(request, progress=progress)
+        result = design(within_command(request), progress=progress)
     finally:
         progress.close()
     _emit(args, result, chosen, reference)

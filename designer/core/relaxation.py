@@ -355,7 +355,9 @@ def _proximal_step(cuts: list[tuple[np.ndarray, float, np.ndarray]], center: np.
 
 
 def _onto_simplex(v: np.ndarray) -> np.ndarray:
-    """The Euclidean projection onto ``{a >= 0, sum a = 1}``."""
+    """The Euclidean projection onto ``{a >= 0, sum a = 1}`` (taken of ``v - max(v)``, the same
+    projection, so that huge entries do not swallow the ``1`` in rounding)."""
+    v = v - np.max(v)
     ordered = np.sort(v)[::-1]
     totals = np.cumsum(ordered) - 1.0
     last = np.flatnonzero(ordered - totals / np.arange(1, len(v) + 1) > 0)[-1]

@@ -94,7 +94,9 @@ class DesignRequest:
     max_depth: int = parameter(32, "most blocks per stage")
     first_depth: int | None = parameter(None, "most blocks in the first body stage (default: the family's, 3 ResNet)")
     time_limit: float = parameter(
-        10.0, "seconds before the solver stops proving and returns the best design found, with its gap"
+        10.0,
+        "seconds before the solver stops proving and returns the best design found, with its gap "
+        "(`designer solve` counts them from the command's start; with --verify, each round's solve has them)",
     )
     allow_extrapolation: bool = parameter(
         False, "accept a throughput prediction that rests mostly on ops outside the profile's measured ranges"

@@ -622,11 +622,16 @@ class _Search:
     def __init__(self, problem: _Problem, time_limit: float | None, progress: Progress | None, start: float) -> None:
         self.problem, self.time_limit, self.progress = problem, time_limit, progress
         self.start = start
+        self.step = 0.0
+        """How long a step of branch and bound takes (a batch of boxes, with a step of the
+        relaxation; the last one's time, or most of the estimate before it when that is more, as
+        steps with a relaxation step take longer): the search stops when one more would end past
+        the time limit."""
         self.stats = SolveStats()
         self.best_value, self.best_point, self.best_last = -np.inf, np.zeros(0, dtype=np.int64), -1
 
     def out_of_time(self) -> bool:
-        return self.time_limit is not None and time.perf_counter() - self.start > self.time_limit
+        return self.time_limit is not None and time.perf_counter() + self.step - self.start > self.time_limit
 
     def offer(self, points: np.ndarray, climb: int = 1, always: bool = False) -> None:
         """Evaluate designs; climb from the best ``climb`` of them (only from one that beats the
@@ -687,7 +692,7 @@ class _Search:
         start = relaxation.start(
             float(design.entropy[0]), float(design.totals["log_width"][0]), float(design.totals["layers"][0])
         )
-        deadline = np.inf if self.time_limit is None else self.start + self.time_limit
+        deadline = np.inf if self.time_limit is None else self.start + self.time_limit - self.step
         for relaxed in relaxation.refine(box, start, self.best_value + penalty, deadline):
             self.offer(np.array([[point[name] for name in problem.dims] for point in relaxed.points]))
             yield relaxed.bound - penalty
@@ -707,6 +712,7 @@ class _Search:
         relaxation: Iterator[float] | None = None
         cap = np.inf
         while True:
+            began = time.perf_counter()
             # the relaxation steps while it bounds tighter than the open boxes (or has not started)
             tighter = relaxation is None or cap < float(upper.max(initial=-np.inf))
             if tighter and time.perf_counter() > relax_at and np.isfinite(self.best_value) and not self.out_of_time():
@@ -756,6 +762,7 @@ class _Search:
             hi = np.concatenate([hi[rest], child_hi])
             upper = np.concatenate([upper[rest], child_upper])
             split = np.concatenate([split[rest], child_split])
+            self.step = max(0.8 * self.step, time.perf_counter() - began)
 
 
 def solve(
