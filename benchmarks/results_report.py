@@ -257,6 +257,20 @@ def search_comparison(source: Source) -> str:
     )
 
 
+def seed_spread(source: Source) -> str:
+    """The spread of time-limited designs over the local search's seeds (``docs/solver_seeds.json``)."""
+    data = source.json("docs/solver_seeds.json")
+    runs = len(data["rows"][0]["objectives"])
+    spreads = "; ".join(
+        f"`{row['args']}` {row['worst']:,.0f} to {row['best']:,.0f} (mean {row['mean']:,.0f})" for row in data["rows"]
+    )
+    return (
+        f"Where the limit stops the proof, the design depends on the local search's seed: over seeds 0 to "
+        f"{runs - 1}, solving for {data['time_limit']:g} s each (`python benchmarks/solver_seeds.py "
+        f"docs/solver_seeds.json`, two solves side by side on the VM), the objectives span {spreads}."
+    )
+
+
 def section_solver(source: Source) -> str:
     data = source.json("docs/solve_times.json")
     rows = budget_rows(data["rows"]) + throughput_rows(data["rows"])
@@ -267,7 +281,7 @@ def section_solver(source: Source) -> str:
         "fits the predictor, on top of the limit, which `latency/predict/cache.py` keeps for the next); a solve "
         "stopped by the time "
         "limit reports the gap, the most its design can be below the optimum (from the Lagrangian relaxation, "
-        "`designer/core/relaxation.py`). " + search_comparison(source)
+        "`designer/core/relaxation.py`). " + search_comparison(source) + " " + seed_spread(source)
     )
     return "\n\n".join(
         [

@@ -184,6 +184,7 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
     [
         ("relaxation_gap.py", ["out.json", "--flops", "abc"], "'abc' is not a number"),
         ("measure_designs.py", ["--profile", "h200-torch-fp16-b256", "--out", "out.json"], "give the networks"),
+        ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
     ],
 )
 def test_benchmark_scripts_end_bad_input_in_one_line(tmp_path, script, argv, message):

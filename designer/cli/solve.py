@@ -27,7 +27,7 @@ from designer.workflows.design import DesignResult
 
 LEAST_SOLVE_SHARE = 0.5
 """The least part of ``--time-limit`` the solver gets however long the command took to reach it."""
-FINISH_SECONDS = 0.2
+FINISH_SECONDS = 0.3
 """Kept back from the solver for what the command does after it: price the design, print, exit."""
 
 
