@@ -37,7 +37,8 @@ BUDGETS = [
     ("bottleneck", "4.1G", "25.6M"),
     ("mbv2", "4.5G", "29M"),
 ]
-"""The budgets of ``docs/solve_times.json`` whose default solve is not proven within its limit."""
+"""Four budgets of ``docs/solve_times.json`` whose default solve is not proven within its limit: the
+ResNet ones and the middle mobile one."""
 
 
 def seed_rows(family: str, flops: str, params: str, seeds: int, time_limit: float) -> dict[str, object]:
