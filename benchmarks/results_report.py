@@ -279,8 +279,8 @@ def section_solver(source: Source) -> str:
         "of the whole command in a fresh process, `python benchmarks/solve_times.py "
         f"docs/solve_times.json` on the {data['machine']['cpus']}-core VM (with a profile, the first solve also "
         "fits the predictor, on top of the limit, which `latency/predict/cache.py` keeps for the next); a solve "
-        "stopped by the time "
-        "limit reports the gap, the most its design can be below the optimum (from the Lagrangian relaxation, "
+        "stopped by the time limit reports the gap, the most its design can be below the optimum (from the "
+        "Lagrangian relaxation, "
         "`designer/core/relaxation.py`). " + search_comparison(source) + " " + seed_spread(source)
     )
     return "\n\n".join(
