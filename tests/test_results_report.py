@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,3 +33,10 @@ def test_wrapped_lines_keep_units_and_start_no_list() -> None:
         lines = paragraph(text).splitlines()
         assert " ".join(lines) == text
         assert not {line.split(" ", 1)[0] for line in lines} & {"+", "s,", "%", "img/s", "px"}
+
+
+def test_a_row_without_a_cell_under_every_heading_is_refused() -> None:
+    table = results_report().table
+    assert table(["a", "b"], [["1", "2"]]).splitlines()[-1] == "| 1 | 2 |"
+    with pytest.raises(ValueError, match="2 cells under 3 headings"):
+        table(["a", "b", "c"], [["1", "2"]])
