@@ -22,6 +22,7 @@ from designer.core.errors import DesignerError
 from designer.core.request import DesignRequest
 from designer.core.solver import (
     Constraint,
+    _priced,
     _Problem,
     _Search,
     cheapest,
@@ -96,6 +97,15 @@ def test_cheapest_each_prices_once_and_matches_cheapest_for_every_limit():
         assert reach.proven and reach.value == least[constraint.name]
     for constraint, reach in cheapest_each(space, limits, 0.3, time_limit=0.0):  # no time: a bracket
         assert reach.bound <= least[constraint.name] <= (np.inf if reach.value is None else reach.value)
+
+
+def test_search_for_the_reachable_budgets_after_a_solve_reuses_its_priced_grid():
+    space = SearchSpace.of("basic", **FIXED)
+    limits = [flops_limit(1e8), params_limit(1e6)]
+    solve(space, limits, 0.3)
+    hits = _priced.cache_info().hits
+    next(cheapest_each(space, limits, 0.3))
+    assert _priced.cache_info().hits == hits + 1
 
 
 def test_full_size_budget_is_feasible_within_the_time_limit():

@@ -69,7 +69,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -765,6 +765,13 @@ class _Search:
             self.step = max(0.8 * self.step, time.perf_counter() - began)
 
 
+@lru_cache(maxsize=1)
+def _priced(space: SearchSpace, constraints: tuple[Constraint, ...], rho0: float) -> _Problem:
+    """The problem with its grid priced, kept for the next call with the same arguments (the
+    search for the best reachable budgets after a solve that found no design prices it again)."""
+    return _Problem(space, constraints, rho0)
+
+
 def solve(
     space: SearchSpace,
     constraints: Sequence[Constraint],
@@ -785,7 +792,7 @@ def solve(
     when time runs out before any design is found.
     """
     start = time.perf_counter()  # the limit counts pricing the grid's tables too
-    problem = _Problem(space, constraints, rho0)
+    problem = _priced(space, tuple(constraints), rho0)
     search = _Search(problem, time_limit, progress, start)
     search.offer(problem.seeds(), climb=SEED_CLIMBS, always=True)
     if not np.isfinite(search.best_value):
@@ -846,9 +853,10 @@ def cheapest_each(
     space: SearchSpace, constraints: Sequence[Constraint], rho0: float, time_limit: float | None = None
 ) -> Iterator[tuple[Constraint, Reach]]:
     """Each constraint in turn with :func:`cheapest` of its cost under the others, the grid priced
-    once for all; ``time_limit`` seconds are shared, each search getting an equal part of what is left."""
-    problem = _Problem(space, constraints, rho0)
+    once for all (not again after a :func:`solve` of the same problem); ``time_limit`` seconds,
+    pricing included, are shared, each search getting an equal part of what is left."""
     end = None if time_limit is None else time.perf_counter() + time_limit
+    problem = _priced(space, tuple(constraints), rho0)
     for index, target in enumerate(constraints):
         now = time.perf_counter()
         deadline = None if end is None else now + max(end - now, 0.0) / (len(constraints) - index)

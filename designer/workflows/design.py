@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,12 +113,13 @@ def design(
         constraints.append(throughput_constraint(model, request.target_throughput))
     if not constraints:
         raise ParameterError("give at least one budget: {flops}, {params} or {target_throughput}")
+    began = time.perf_counter()
     try:
         solution = solve(space, constraints, request.rho0, request.time_limit, progress)
     except Infeasible:
-        raise _infeasible(space, constraints, request, model) from None
+        raise _infeasible(space, constraints, request, model, _time_left(request, began)) from None
     except SolveTimeout as timeout:  # no design in time: a limit may be out of reach
-        raise _beyond_reach(space, constraints, request, model)[0] or timeout from None
+        raise _beyond_reach(space, constraints, request, model, _time_left(request, began))[0] or timeout from None
     spec = space.to_spec(solution.point, name=f"deepmad-{request.family}")
     analysis = analyze_spec(spec, space.alpha, space.penalty)
     speed = covered = None
@@ -177,17 +179,27 @@ def _describe(constraint: Constraint, least: Reach, model: LatencyModel | None) 
     )
 
 
+def _time_left(request: DesignRequest, began: float) -> float:
+    """What is left of the request's time limit since ``began`` (``time.perf_counter()``), for the
+    search that explains why the solve found no design."""
+    return max(request.time_limit - (time.perf_counter() - began), 0.0)
+
+
 def _where(request: DesignRequest) -> str:
     return f"no {request.family} design at resolution {request.resolution} meets rho <= {request.rho0:g}"
 
 
 def _beyond_reach(
-    space: SearchSpace, constraints: list[Constraint], request: DesignRequest, model: LatencyModel | None
+    space: SearchSpace,
+    constraints: list[Constraint],
+    request: DesignRequest,
+    model: LatencyModel | None,
+    seconds: float,
 ) -> tuple[Infeasible | None, bool]:
     """The error naming a limit that no design meets under the others, with the best value
-    reachable, if one is shown within the time limit; and whether each limit alone was shown met."""
+    reachable, if one is shown within ``seconds``; and whether each limit alone was shown met."""
     each_met = True
-    for constraint, least in cheapest_each(space, constraints, request.rho0, request.time_limit):
+    for constraint, least in cheapest_each(space, constraints, request.rho0, seconds):
         if constraint.limit < least.bound < math.inf:
             scope = " (under the other limits)" if len(constraints) > 1 else ""
             return Infeasible(f"{_where(request)} {_describe(constraint, least, model)}{scope}"), False
@@ -196,9 +208,13 @@ def _beyond_reach(
 
 
 def _infeasible(
-    space: SearchSpace, constraints: list[Constraint], request: DesignRequest, model: LatencyModel | None
+    space: SearchSpace,
+    constraints: list[Constraint],
+    request: DesignRequest,
+    model: LatencyModel | None,
+    seconds: float,
 ) -> Infeasible:
-    error, each_met = _beyond_reach(space, constraints, request, model)
+    error, each_met = _beyond_reach(space, constraints, request, model, seconds)
     if error is not None:
         return error
     if len(constraints) > 1:
