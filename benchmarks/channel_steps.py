@@ -23,11 +23,11 @@ Runs on the GPU on demand (not in tests); writes one JSON file with the provenan
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -57,7 +57,7 @@ def basic_sweeps(kernels: list[int], resolutions: list[int]) -> tuple[Sweep, ...
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--precision", default="fp16")

@@ -21,7 +21,6 @@ checkpoint; specs get random weights, which do not change speed. Measured on thi
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -35,6 +34,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
@@ -131,7 +131,7 @@ def tensorrt_throughput(onnx_bytes: bytes, batch: int, iters: int) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="write the results (JSON) here")
     parser.add_argument("--model", default="resnet50", help="reference name, arch JSON or checkpoint")
     parser.add_argument("--batch", type=int, default=8, help="CPU batch size (default 8)")

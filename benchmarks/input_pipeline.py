@@ -48,6 +48,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 from train.crops import RandomCrop
@@ -61,7 +62,7 @@ WIDTH, HEIGHT, QUALITY, GRAIN = 500, 375, 90, 9.0  # about 96 KB a file
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON results file")
     parser.add_argument("--work", type=Path, default=Path("/tmp/designer-input-pipeline"), help="data and runs")
     parser.add_argument("--images", type=int, default=22_000, help="training images to write")

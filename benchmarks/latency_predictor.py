@@ -17,7 +17,6 @@ than one doing less, which no predictor monotone in work can match.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from latency.predict.check import ErrorSummary, split
 from latency.predict.ops import OpKey
@@ -99,7 +99,7 @@ def row(label: str, summary: ErrorSummary) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinynas-v100"
     parser.add_argument("--shared", type=Path, default=default, help="folder of the TinyNAS V100 tables")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -12,12 +12,12 @@ Runs on the profile's GPU on demand (not in tests).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -46,7 +46,7 @@ def load_networks(report: Path | None, names: list[str], specs: list[Path]) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--profile", required=True)
     parser.add_argument("--report", type=Path, help="a `designer profile validate` report")

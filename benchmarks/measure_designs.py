@@ -16,11 +16,11 @@ measured throughput kept (no device needed: how a changed table prices the same 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
@@ -31,7 +31,7 @@ from designer.workflows.verify import ProfileMeasurer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("archs", nargs="*", metavar="ARCH", help="reference names or arch JSON files")
     parser.add_argument("--profile", required=True, help="profile name or path (of this machine's GPU)")
     parser.add_argument("--out", type=Path, required=True, help="JSON results file")

@@ -11,12 +11,12 @@ over the profile's alignment probes (convs whose channel counts are odd multiple
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 from latency.predict.predictor import Predictor
@@ -37,7 +37,7 @@ def slowdown_rows(predictor: Predictor) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("profiles", nargs="+", help="profile names or paths")
     args = parser.parse_args(argv)

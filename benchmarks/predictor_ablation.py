@@ -14,11 +14,11 @@ Prints the share within +-10 % (and the median |error|) per table and setting.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from latency.predict import completion
 from latency.predict.check import ErrorSummary, holdout_check
@@ -46,7 +46,7 @@ def label(summary: ErrorSummary) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinynas-v100"
     parser.add_argument("--shared", type=Path, default=default, help="folder of the TinyNAS V100 tables")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -13,7 +13,6 @@ CPU only, from committed files::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -76,7 +76,7 @@ def compare(reference: Path, candidate: Path, runs: list[Path]) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--reference", type=Path, required=True, help="the profile to compare against")
     parser.add_argument("--candidate", type=Path, required=True, help="the other build of the same device")

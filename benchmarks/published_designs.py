@@ -12,7 +12,6 @@ penalty (var) is solved too, for the R50 budget. Writes JSON (and our specs) to 
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -21,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.analysis import Analysis, analyze_spec
 from designer.core.errors import DesignerError
@@ -58,7 +58,7 @@ def compare(name: str, time_limit: float, penalty: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for compare.json and the designs")
     parser.add_argument("--time-limit", type=float, default=60.0, help="solver time limit per budget (s)")
     args = parser.parse_args(argv)

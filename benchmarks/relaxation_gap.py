@@ -24,7 +24,6 @@ CPU only::
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import platform
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -116,7 +116,7 @@ def gap_rows(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--family", default="bottleneck")
     parser.add_argument("--flops", default="4.13G")

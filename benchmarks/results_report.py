@@ -18,7 +18,6 @@ script and commit the new docs/RESULTS.md. Standard library only: the test needs
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -31,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -271,7 +271,8 @@ def seed_spread(source: Source) -> str:
     return (
         f"Where the limit stops the proof, the design depends on the local search's seed: over seeds 0 to "
         f"{runs - 1}, solving for {data['time_limit']:g} s each (`python benchmarks/solver_seeds.py "
-        f"docs/solver_seeds.json`, two solves side by side on the VM), the objectives span {spreads}."
+        f"docs/solver_seeds.json`, one solve at a time on the {data['machine']['cpus']}-core VM), the objectives "
+        f"span {spreads}."
     )
 
 
@@ -918,7 +919,7 @@ def render(root: Path = ROOT) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help=f"exit 1 if {REPORT} differs from the files")
     args = parser.parse_args(argv)
     report, path = render(), ROOT / REPORT

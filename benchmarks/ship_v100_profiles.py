@@ -14,10 +14,10 @@ is, so a rerun changes nothing. Prints each file's size and the size of the whol
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from latency.predict.table import LatencyTable
@@ -37,7 +37,7 @@ def same_table(fresh: LatencyTable, shipped: LatencyTable) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=SHARED, help="folder of conv_data.out(.fp16/.int8)")
     parser.add_argument("--out", type=Path, default=ROOT / "profiles", help="the shipped profile folder")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a shipped profile differs")

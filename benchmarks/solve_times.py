@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.fileio import atomic_write_text
 
@@ -72,7 +73,7 @@ def throughput_case(text: str) -> tuple[str, str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument(
         "--throughput",

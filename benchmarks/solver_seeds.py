@@ -13,7 +13,6 @@ checkout first on ``PYTHONPATH``), one after the other or side by side on a mach
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -22,6 +21,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
@@ -58,7 +58,7 @@ def seed_rows(family: str, flops: str, params: str, seeds: int, time_limit: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--seeds", type=int, default=6, help="seeds 0 .. N-1 per budget")
     parser.add_argument(

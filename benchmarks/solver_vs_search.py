@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.entropy import effectiveness
 from designer.core.space import GridEvaluator, SearchSpace
@@ -113,7 +114,7 @@ def evolutionary_search(scorer: Scorer, samples: int, rng: np.random.Generator, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)

@@ -10,12 +10,12 @@ interpolates from what the GPU measured. The table as it was before the dense 5x
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.parse import read_json
@@ -25,7 +25,7 @@ from latency.predict.predictor import predict_keys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("steps", type=Path, help="a channel_steps.py results file")
     parser.add_argument("--profile", required=True, help="profile name or path")
     args = parser.parse_args(argv)

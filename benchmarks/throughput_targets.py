@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
@@ -46,7 +47,7 @@ from designer.workflows.verify import BAND, ProfileMeasurer, in_band, verify
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", required=True)
     parser.add_argument("--family", default="bottleneck")
     parser.add_argument("--targets", type=int, default=10)

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
@@ -36,7 +37,7 @@ from train.recipe import TrainConfig
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("archs", nargs="+", metavar="ARCH", help="arch JSON files or reference names (resnet50)")
     parser.add_argument("--out", type=Path, required=True, help="JSON results file")
     parser.add_argument("--amp", nargs="+", default=["bf16", "fp16"], choices=["bf16", "fp16", "off"])

@@ -4,6 +4,7 @@ bad study storage, profiles that do not cover the design."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -185,6 +186,7 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("relaxation_gap.py", ["out.json", "--flops", "abc"], "'abc' is not a number"),
         ("measure_designs.py", ["--profile", "h200-torch-fp16-b256", "--out", "out.json"], "give the networks"),
         ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
+        ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
     ],
 )
 def test_benchmark_scripts_end_bad_input_in_one_line(tmp_path, script, argv, message):
@@ -195,3 +197,12 @@ def test_benchmark_scripts_end_bad_input_in_one_line(tmp_path, script, argv, mes
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("error: ") and message in done.stderr and len(done.stderr.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_every_benchmark_script_parses_its_options_with_the_one_line_parser():
+    """The scripts' usage errors are one line, like the CLI's, as they use its parser."""
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        tree = ast.parse(script.read_text())
+        called = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        if any(name.endswith(".add_argument") for name in called):
+            assert "Parser" in called and not any(name.endswith("ArgumentParser") for name in called), script.name

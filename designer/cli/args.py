@@ -3,7 +3,8 @@
 :func:`add_parameters` gives a parser one option per parameter of a dataclass (its flag, help,
 parser and choices from the field's metadata); :func:`given` reads back the ones the user set,
 to pass to the dataclass, whose own defaults then apply. :func:`flag_name` turns the parameter
-names in library errors into the flags that set them.
+names in library errors into the flags that set them. :class:`Parser` is the parser of the CLI and
+of the benchmark scripts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import Field
-from typing import Any
+from typing import Any, NoReturn
 
 from designer.core.errors import DesignerError
 from designer.core.params import choices_of, flag, parameters
@@ -24,6 +25,13 @@ _TYPES: dict[str, dict[str, Any]] = {
     "bool": {"action": argparse.BooleanOptionalAction},
     "tuple[float, float]": {"type": float, "nargs": 2, "metavar": ("MIN", "MAX")},
 }
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:

@@ -13,20 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from designer.cli import export, profile, solve, train, tune
+from designer.cli.args import Parser
 from designer.cli.clock import start_command
 from designer.cli.guard import run_guarded
 
 COMMANDS = (solve, profile, export, train, tune)
-
-
-class Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line, like every other error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
