@@ -271,8 +271,8 @@ def seed_spread(source: Source) -> str:
     return (
         f"Where the limit stops the proof, the design depends on the local search's seed: over seeds 0 to "
         f"{runs - 1}, solving for {data['time_limit']:g} s each (`python benchmarks/solver_seeds.py "
-        f"docs/solver_seeds.json`, one solve at a time on the {data['machine']['cpus']}-core VM), the objectives "
-        f"span {spreads}."
+        f"docs/solver_seeds.json`, two solves side by side on the {data['machine']['cpus']}-core VM), the "
+        f"objectives span {spreads}."
     )
 
 

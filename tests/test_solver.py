@@ -202,3 +202,22 @@ def test_a_latency_limit_near_the_fastest_design_gets_a_first_design_from_the_ch
     point = problem.design(search.best_point, search.best_last)
     evaluation = space.evaluate({k: np.array([v]) for k, v in point.items()}, [("latency", stepped_latency)])
     assert search.best_value > 0 and evaluation.totals["latency"][0] <= limit
+
+
+def test_climbs_taken_together_end_where_each_climb_alone_ends_at_a_local_optimum():
+    """The local search climbs many designs in lockstep (one evaluation per step for all); each
+    ends where it would have ended alone, at a design no neighbour beats."""
+    space = SearchSpace.of("bottleneck", flops=4.1e9, params=25.6e6)
+    problem = _Problem(space, [flops_limit(4.1e9), params_limit(25.6e6)], 0.3)
+    starts = problem.seeds()
+    values, widest = problem.exact(starts)
+    some = np.flatnonzero(values > -np.inf)[::40]  # a few feasible ones, of different scales
+    starts, values, widest = starts[some], values[some], widest[some]
+    assert len(starts) >= 3
+    together = problem.improve(starts, values, widest)
+    for j in range(len(starts)):
+        alone = problem.improve(starts[j : j + 1], values[j : j + 1], widest[j : j + 1])
+        assert np.array_equal(alone[0][0], together[0][j]) and alone[1][0] == together[1][j]
+        neighbours = np.clip(together[0][j] + problem.moves(), 0, problem.sizes - 1)
+        assert problem.exact(neighbours)[0].max() <= together[1][j]
+        assert together[1][j] >= values[j]

@@ -38,7 +38,8 @@ Entropy never decreases and no cost decreases when any index grows (``designer.c
   even at its high corner, or when its ranges admit no values that satisfy the orderings.
 
 Good designs are found first: starting designs of every scale (:meth:`_Problem.seeds`) are
-climbed by local moves, then an iterated local search kicks the best one and climbs again.
+climbed by local moves, then an iterated local search kicks copies of the best one and climbs
+from all of them together, again and again.
 When no starting design fits (a latency limit near the fastest reachable, say), the first
 design that the search for the cheapest one (:func:`cheapest`) finds within the limits is
 climbed instead.
@@ -87,12 +88,14 @@ PAIR_SLACK = 1e-6
 SEED_CLIMBS = 3
 """Best starting designs (:meth:`_Problem.seeds`) climbed before branching."""
 PATIENCE = 75
+KICKS = 32
 KICK_DIMS = 6
 KICK_STEPS = 6
 LOCAL_SHARE = 0.6
 """Iterated local search: kicks without a gain before it stops (per branched variable, so small
-spaces go to branch and bound soon), indices moved by a kick, how far, and the most of the time
-limit it may take."""
+spaces go to branch and bound soon), kicked copies of the incumbent climbed together in a round
+(one evaluation per step for all of them, as evaluation is overhead-bound), indices moved by a
+kick, how far, and the most of the time limit it may take."""
 CHEAPEST_SHARE = 0.5
 """Of the time left, the most that the search for a first design that fits may take per cost."""
 DUAL_ROUNDS = 3
@@ -497,16 +500,25 @@ class _Problem:
             pairs.append(move)
         return np.concatenate([*single, *pairs])
 
-    def improve(self, point: np.ndarray, value: float, widest: int) -> tuple[np.ndarray, float, int]:
-        """Climb from a design to the best of its neighbours (:meth:`moves`) while the objective rises."""
+    def improve(
+        self, points: np.ndarray, values: np.ndarray, widest: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Climb from each design to the best of its neighbours (:meth:`moves`) while the objective
+        rises; all climbs step together, so each step evaluates every climb's neighbours at once."""
         moves = self.moves()
-        while True:
-            neighbours = np.clip(point[None, :] + moves, 0, self.sizes - 1)
-            objective, last = self.exact(neighbours)
-            j = int(np.argmax(objective))
-            if objective[j] <= value:
-                return point, value, widest
-            point, value, widest = neighbours[j], float(objective[j]), int(last[j])
+        points, values, widest = points.copy(), values.copy(), widest.copy()
+        climbing = np.arange(len(points))
+        while climbing.size:
+            neighbours = np.clip(points[climbing][:, None, :] + moves[None], 0, self.sizes - 1)
+            objective, last = (
+                a.reshape(len(climbing), len(moves)) for a in self.exact(neighbours.reshape(-1, len(self.dims)))
+            )
+            rows, best = np.arange(len(climbing)), objective.argmax(1)
+            rises = objective[rows, best] > values[climbing]
+            climbing, rows, best = climbing[rises], rows[rises], best[rises]
+            points[climbing] = neighbours[rows, best]
+            values[climbing], widest[climbing] = objective[rows, best], last[rows, best]
+        return points, values, widest
 
     def seeds(self) -> np.ndarray:
         """Starting designs for the search, one per kernel and scale: one block per stage, widths
@@ -634,17 +646,20 @@ class _Search:
         return self.time_limit is not None and time.perf_counter() + self.step - self.start > self.time_limit
 
     def offer(self, points: np.ndarray, climb: int = 1, always: bool = False) -> None:
-        """Evaluate designs; climb from the best ``climb`` of them (only from one that beats the
+        """Evaluate designs; climb from the best ``climb`` of them (only from those that beat the
         incumbent, unless ``always``); keep the best design found."""
         if not len(points):
             return
         objective, widest = self.problem.exact(points)
         self.stats.evaluated += len(points)
-        for j in np.argsort(-objective)[:climb]:
-            if objective[j] > -np.inf and (always or objective[j] > self.best_value):
-                point, value, last = self.problem.improve(points[j], float(objective[j]), int(widest[j]))
-                if value > self.best_value:
-                    self.best_point, self.best_value, self.best_last = point, value, last
+        chosen = np.argsort(-objective)[:climb]
+        chosen = chosen[(objective[chosen] > -np.inf) & (always | (objective[chosen] > self.best_value))]
+        if not chosen.size:
+            return
+        climbed, values, last = self.problem.improve(points[chosen], objective[chosen], widest[chosen])
+        j = int(np.argmax(values))
+        if values[j] > self.best_value:
+            self.best_point, self.best_value, self.best_last = climbed[j], float(values[j]), int(last[j])
 
     def offer_cheapest(self) -> None:
         """When no starting design fits (a tight latency limit, say), offer the first design
@@ -662,18 +677,21 @@ class _Search:
                 return
 
     def perturb(self, rng: np.random.Generator) -> None:
-        """Iterated local search: kick the incumbent (a few indices moved at random), climb from
-        there, keep what beats it; stop after :data:`PATIENCE` kicks per branched variable without a gain."""
+        """Iterated local search: kick the incumbent :data:`KICKS` times (a few indices moved at
+        random in each copy), climb from every copy together, keep the best if it beats the
+        incumbent; stop after :data:`PATIENCE` kicks per branched variable without a gain."""
         sizes, idle = self.problem.sizes, 0
         share = None if self.time_limit is None else self.start + LOCAL_SHARE * self.time_limit
         patience = PATIENCE * len(sizes)
+        moved = min(KICK_DIMS, len(sizes))
         while np.isfinite(self.best_value) and idle < patience and (share is None or time.perf_counter() < share):
-            point = self.best_point.copy()
-            moved = rng.choice(len(point), size=min(KICK_DIMS, len(point)), replace=False)
-            point[moved] += rng.integers(-KICK_STEPS, KICK_STEPS + 1, size=len(moved))
+            points = np.repeat(self.best_point[None], KICKS, 0)
+            for point in points:
+                dims = rng.choice(len(point), size=moved, replace=False)
+                point[dims] += rng.integers(-KICK_STEPS, KICK_STEPS + 1, size=moved)
             before = self.best_value
-            self.offer(np.clip(point, 0, sizes - 1)[None], always=True)
-            idle = 0 if self.best_value > before else idle + 1
+            self.offer(np.clip(points, 0, sizes - 1), climb=KICKS, always=True)
+            idle = 0 if self.best_value > before else idle + KICKS
 
     def relax(self, lo_box: np.ndarray, hi_box: np.ndarray) -> Iterator[float]:
         """Upper bounds of the objective over one box, ever tighter, from the Lagrangian relaxation
@@ -871,8 +889,8 @@ def _least(
     first design found.
 
     Best-first branch and bound on the cost at each box's low corner (its monotone lower bound
-    there): a box whose low corner is feasible is solved by it. At ``deadline`` the least
-    low-corner cost still open is the bound.
+    there): a box whose low corner is feasible is solved by it. When one more batch like the
+    last would end past ``deadline``, the least low-corner cost still open is the bound.
     """
     names = problem.names
     sizes = np.array([len(problem.grids[name]) for name in names])
@@ -880,6 +898,7 @@ def _least(
     hi = (sizes - 1)[None, :]
     best, found = np.inf, None
     while len(lo):
+        began = time.perf_counter()
         lo_d = {name: lo[:, d].copy() for d, name in enumerate(names)}
         hi_d = {name: hi[:, d].copy() for d, name in enumerate(names)}
         ok = problem.tighten(lo_d, hi_d)
@@ -901,7 +920,8 @@ def _least(
         hi = np.stack([hi_d[name] for name in names], 1)[ok]
         if not len(lo):
             break
-        if (first and found is not None) or (deadline is not None and time.perf_counter() > deadline):
+        now = time.perf_counter()
+        if (first and found is not None) or (deadline is not None and now + (now - began) > deadline):
             return Reach(None if found is None else best, min(best, float(low.totals[cost][ok].min()))), found
         order = np.argsort(low.totals[cost][ok])[:BATCH]
         rest = np.setdiff1d(np.arange(len(lo)), order)
