@@ -44,6 +44,7 @@ from designer.core.solver import cheapest
 from designer.core.space import SearchSpace
 from designer.core.throughput import throughput_constraint
 from designer.workflows.verify import BAND, ProfileMeasurer, in_band, verify
+from latency.predict.table import environment_provenance
 
 
 def main() -> None:
@@ -83,6 +84,7 @@ def main() -> None:
             "profile": args.profile,
             "family": args.family,
             "device": measurer.backend.device_name(),
+            "provenance": environment_provenance(measurer.backend.provenance()),
             "highest_reachable_predicted": fastest,
             "targets": [float(t) for t in np.geomspace(fastest / args.span, fastest / 1.25, args.targets)],
             "open_loop": [],
