@@ -748,7 +748,8 @@ def h200_targets(source: Source) -> str:
     ratios = [row["measured"] / row["target"] for row in closed]
     return (
         f"On the lent H200, whole design space, `python benchmarks/throughput_targets.py --profile {data['profile']} "
-        "--time-limit 5 --match none` (`h200/targets-fp16.json`; the shipped table and the predictor as shipped), "
+        "--time-limit 5 --match none` (`h200/targets-fp16.json/.png`; the shipped table and the predictor as "
+        "shipped), "
         f"{len(closed)} targets from {closed[0]['target']:,.0f} to {closed[-1]['target']:,.0f} img/s: open loop "
         f"{sum(e <= OPEN_LOOP_BAND for e in errors)} / {len(errors)} within {percent(OPEN_LOOP_BAND, 0)} (median "
         f"{percent(statistics.median(errors))}); `--verify` {sum(row['in_band'] for row in closed)} / {len(closed)} "
@@ -761,7 +762,7 @@ def section_throughput_targets(source: Source) -> str:
     runs = [source.json(f"docs/h100/targets-{p}.json") for p in ("fp16", "fp32")]
     shares = [[row["target"] / data["highest_reachable_predicted"] for row in data["open_loop"]] for data in runs]
     intro = (
-        "`python benchmarks/throughput_targets.py --profile h100-torch-PREC --out ...` (`h100/targets-*.json`), "
+        "`python benchmarks/throughput_targets.py --profile h100-torch-PREC --out ...` (`h100/targets-*.json/.png`), "
         f"{span([len(s) for s in shares], 'd')} targets from {percent_span([s[0] for s in shares], 0)} to "
         f"{percent_span([s[-1] for s in shares], 0)} of the highest reachable throughput, "
         f"{span([d['family'] for d in runs], 's')} family:"

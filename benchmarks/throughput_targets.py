@@ -13,9 +13,12 @@ Every solve stops at ``--time-limit`` seconds with the best design found (the wh
 space is rarely proven optimal that fast; the throughput is what this measures).
 
 Results go to ``--out`` (JSON, rewritten after every target); run the same command again to resume
-a run cut short (the targets it finished are kept and skipped).
+a run cut short (the targets it finished are kept and skipped). At the end, the measured / target
+ratio of every open- and closed-loop design is plotted next to it (``--out`` with ``.png``);
+``--plot-only`` draws that plot from the results already in ``--out``, on any machine.
 
     python benchmarks/throughput_targets.py --profile h100-torch-fp16 --out fp16_targets.json
+    python benchmarks/throughput_targets.py --out fp16_targets.json --plot-only
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
-from designer.core.fileio import atomic_write_text
+from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from designer.core.parse import read_json
 from designer.core.reference import reference_spec
 from designer.core.request import DesignRequest
@@ -49,7 +52,7 @@ from latency.predict.table import environment_provenance
 
 def main() -> None:
     parser = Parser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", required=True)
+    parser.add_argument("--profile", help="the latency profile to design with (required unless --plot-only)")
     parser.add_argument("--family", default="bottleneck")
     parser.add_argument("--targets", type=int, default=10)
     parser.add_argument("--span", type=float, default=20.0, help="lowest target = highest reachable / span")
@@ -59,7 +62,13 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--plot-only", action="store_true", help="only draw the plot of the results in --out")
     args = parser.parse_args()
+    if args.plot_only:
+        print(f"wrote {plot(read_json(args.out, 'throughput-targets results'), args.out)}")
+        return
+    if args.profile is None:
+        parser.error("the following arguments are required: --profile")
     # the closed loop extends the profile: keep those additions out of the shipped folder
     os.environ.setdefault("DESIGNER_PROFILE_DIR", tempfile.mkdtemp(prefix="profiles-"))
 
@@ -149,6 +158,54 @@ def main() -> None:
         f"{sum(r['in_band'] for r in results['closed_loop'])}/{len(results['closed_loop'])} in "
         f"[target, {BAND} x target]"
     )
+    try:
+        print(f"wrote {plot(results, args.out)}")
+    except ImportError:
+        print(f"matplotlib does not import here: draw the plot elsewhere with --out {args.out} --plot-only")
+
+
+def plot(results: dict[str, Any], out: Path) -> Path:
+    """Measured / target of each target's open-loop (first) and closed-loop (last) design, with
+    the band ``--verify`` aims for, written next to ``out`` as a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    if not isinstance(results, dict) or not results.get("closed_loop"):
+        raise DesignerError(f"{out} holds no finished target to plot; run the benchmark first")
+    targets = [row["target"] for row in results["closed_loop"]]
+    figure, axis = plt.subplots(figsize=(6, 4), dpi=120)
+    axis.axhspan(1.0, BAND, color="grey", alpha=0.2, label=f"[target, {BAND} x target]")
+    axis.axhline(1.0, color="black", linewidth=1)
+    for rows, label, fill in (
+        (results["open_loop"], "open loop (solved to the profile as given)", "none"),
+        (results["closed_loop"], "closed loop (--verify)", "C1"),
+    ):
+        ratios = [row["measured"] / row["target"] for row in rows]
+        axis.scatter([row["target"] for row in rows], ratios, s=28, facecolors=fill, edgecolors="C1", label=label)
+    axis.set(
+        xscale="log",
+        xlabel="target images/s",
+        ylabel="measured / target",
+        xlim=(min(targets) / 1.3, max(targets) * 1.3),
+    )
+    thousands = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    axis.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    axis.xaxis.set_major_formatter(thousands)
+    axis.xaxis.set_minor_formatter(thousands)
+    axis.set_title(f"{results['profile']} on {results['device']}: {len(targets)} targets", fontsize=9)
+    axis.legend(fontsize=8)
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    path = out.with_suffix(".png")
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
 
 
 def earlier_run(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -1,0 +1,22 @@
+"""The benchmark scripts draw their plots from committed results, on any machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_throughput_targets_plot_is_drawn_from_a_finished_run(tmp_path: Path) -> None:
+    results = tmp_path / "targets.json"
+    results.write_text((ROOT / "docs" / "h200" / "targets-fp16.json").read_text())
+    script = ROOT / "benchmarks" / "throughput_targets.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--out", str(results), "--plot-only"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == f"wrote {tmp_path / 'targets.png'}\n"
+    assert (tmp_path / "targets.png").read_bytes().startswith(PNG)
