@@ -28,6 +28,7 @@ from designer.core.fileio import atomic_write_text
 from designer.core.parse import read_json
 from designer.workflows.analyze import load_target
 from designer.workflows.verify import ProfileMeasurer
+from latency.predict.table import environment_provenance
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         raise DesignerError("give reference names or arch JSON files, not module factories")
     measurer = ProfileMeasurer(args.profile)
     predictor = measurer.predictor()
+    measured_on = environment_provenance(measurer.backend.provenance())  # "provenance" is the profile's
     rows = []
     for arch, spec in zip(args.archs, specs):
         assert spec is not None
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{arch:40} predicted {predicted:10,.0f}  measured {measured:10,.0f}  error {rows[-1]['error']:+.2%}")
         atomic_write_text(args.out, json.dumps({"profile": predictor.name, "device": measurer.backend.device_name(),
-                                                "provenance": predictor.table.provenance, "rows": rows}, indent=2) + "\n")  # fmt: skip
+                                                "measured_on": measured_on, "provenance": predictor.table.provenance,
+                                                "rows": rows}, indent=2) + "\n")  # fmt: skip
     return 0
 
 
