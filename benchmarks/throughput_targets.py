@@ -46,6 +46,7 @@ from designer.core.request import DesignRequest
 from designer.core.solver import cheapest
 from designer.core.space import SearchSpace
 from designer.core.throughput import throughput_constraint
+from designer.plots import png, subplots
 from designer.workflows.verify import BAND, ProfileMeasurer, in_band, verify
 from latency.predict.table import environment_provenance
 
@@ -167,18 +168,12 @@ def main() -> None:
 def plot(results: dict[str, Any], out: Path) -> Path:
     """Measured / target of each target's open-loop (first) and closed-loop (last) design, with
     the band ``--verify`` aims for, written next to ``out`` as a PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     if not isinstance(results, dict) or not results.get("closed_loop"):
         raise DesignerError(f"{out} holds no finished target to plot; run the benchmark first")
     targets = [row["target"] for row in results["closed_loop"]]
-    figure, axis = plt.subplots(figsize=(6, 4), dpi=120)
+    figure, axis = subplots(figsize=(6, 4), dpi=120)
     axis.axhspan(1.0, BAND, color="grey", alpha=0.2, label=f"[target, {BAND} x target]")
     axis.axhline(1.0, color="black", linewidth=1)
     for rows, label, fill in (
@@ -199,12 +194,9 @@ def plot(results: dict[str, Any], out: Path) -> Path:
     axis.xaxis.set_minor_formatter(thousands)
     axis.set_title(f"{results['profile']} on {results['device']}: {len(targets)} targets", fontsize=9)
     axis.legend(fontsize=8)
-    buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
     path = out.with_suffix(".png")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, png(figure))
     return path
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("designer", "latency", "export", "train", "profiles")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("designer.core", "profiles"),  # NumPy only
-    ("designer.nn",),  # PyTorch modules
+    ("designer.nn", "designer.plots"),  # PyTorch modules; figures (matplotlib)
     ("latency.predict", "latency"),  # profiles and the predictor (NumPy, SciPy)
     ("latency.measure", "export", "train"),  # services built on the modules
     ("designer.workflows",),  # design, verify, tune, profile

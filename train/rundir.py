@@ -7,13 +7,13 @@ top-1). Every file is written atomically.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
+from designer.plots import png, subplots
 from train.recipe import TrainConfig
 
 CONFIG = "config.json"
@@ -47,13 +47,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def plot_curves(run_dir: Path, history: list[dict[str, Any]]) -> None:
     """Loss (train, val) and validation accuracy (top-1, top-5, EMA top-1) against the epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = [record["epoch"] for record in history]
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (loss_axes, accuracy_axes) = subplots(1, 2, figsize=(10, 4))
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     for key, label in (("train_loss", "train"), ("val_loss", "val"), ("ema_val_loss", "val (EMA)")):
         if key in history[0]:
@@ -66,7 +61,4 @@ def plot_curves(run_dir: Path, history: list[dict[str, Any]]) -> None:
     for axes in (loss_axes, accuracy_axes):
         axes.grid(alpha=0.3)
         axes.legend()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    atomic_write_bytes(run_dir / CURVES, buffer.getvalue())
+    atomic_write_bytes(run_dir / CURVES, png(figure, dpi=100))

@@ -12,6 +12,7 @@ import optuna
 
 from designer.core.fileio import atomic_write_bytes, atomic_write_text
 from designer.core.spec import ArchSpec
+from designer.plots import png, subplots
 from designer.workflows.tune import SURPLUS
 
 COLUMNS = (
@@ -118,17 +119,12 @@ def write_outputs(study: optuna.Study, out: Path, target: float) -> list[Path]:
 
 
 def _plots(rows: list[dict[str, Any]], out: Path, target: float) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     scored = [r for r in rows if r["accuracy"] is not None and r["measured"] is not None]
     feasible = [r for r in scored if r["feasible"]]
     infeasible = [r for r in scored if not r["feasible"]]
     paths = []
 
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = subplots(figsize=(6, 4))
     for group, colour, label in ((feasible, "tab:blue", "meets target"), (infeasible, "tab:red", "misses target")):
         axes.scatter([r["rho0"] for r in group], [100 * r["accuracy"] for r in group], c=colour, label=label)
     axes.set_xscale("log")
@@ -138,7 +134,7 @@ def _plots(rows: list[dict[str, Any]], out: Path, target: float) -> list[Path]:
     axes.legend()
     paths.append(_save(figure, out / "accuracy_vs_rho.png"))
 
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure, axes = subplots(figsize=(6, 4))
     for group, colour, label in ((feasible, "tab:blue", "meets target"), (infeasible, "tab:red", "misses target")):
         axes.scatter([r["measured"] for r in group], [100 * r["accuracy"] for r in group], c=colour, label=label)
     axes.axvline(target, color="grey", linestyle="--", label=f"target {target:,.0f} images/s")
@@ -164,11 +160,6 @@ def _plots(rows: list[dict[str, Any]], out: Path, target: float) -> list[Path]:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=120)
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, png(figure, dpi=120))
     return path

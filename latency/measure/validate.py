@@ -25,6 +25,7 @@ from designer.core.reference import reference_spec
 from designer.core.space import SearchSpace
 from designer.core.spec import ArchSpec
 from designer.core.structure import arch_layers
+from designer.plots import png, subplots
 from latency.measure.backend import Backend
 from latency.predict.check import ErrorSummary
 from latency.predict.predictor import Predictor
@@ -219,16 +220,9 @@ def write_plot(report_path: Path) -> Path:
 
 
 def scatter_png(results: list[NetResult], title: str) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     measured = np.array([r.measured_ms for r in results])
     predicted = np.array([r.predicted_ms for r in results])
-    figure, axis = plt.subplots(figsize=(5, 5), dpi=120)
+    figure, axis = subplots(figsize=(5, 5), dpi=120)
     low, high = min(measured.min(), predicted.min()) * 0.8, max(measured.max(), predicted.max()) * 1.25
     line = np.array([low, high])
     axis.plot(line, line, color="black", linewidth=1, label="predicted = measured")
@@ -239,8 +233,5 @@ def scatter_png(results: list[NetResult], title: str) -> bytes:
     )
     axis.set_title(f"{title}: {len(results)} networks", fontsize=9)
     axis.legend(fontsize=8)
-    buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return png(figure)
