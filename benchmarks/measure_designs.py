@@ -28,7 +28,6 @@ from designer.core.fileio import atomic_write_text
 from designer.core.parse import read_json
 from designer.workflows.analyze import load_target
 from designer.workflows.verify import ProfileMeasurer
-from latency.predict.table import environment_provenance
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         raise DesignerError("give reference names or arch JSON files, not module factories")
     measurer = ProfileMeasurer(args.profile)
     predictor = measurer.predictor()
-    measured_on = environment_provenance(measurer.backend.provenance())  # "provenance" is the profile's
+    measured_on = measurer.provenance()  # "provenance" is the profile's
     rows = []
     for arch, spec in zip(args.archs, specs):
         assert spec is not None

@@ -48,12 +48,13 @@ from designer.core.space import SearchSpace
 from designer.core.throughput import throughput_constraint
 from designer.plots import png, subplots
 from designer.workflows.verify import BAND, ProfileMeasurer, in_band, verify
-from latency.predict.table import environment_provenance
 
 
 def main() -> None:
     parser = Parser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", help="the latency profile to design with (required unless --plot-only)")
+    run = parser.add_mutually_exclusive_group(required=True)
+    run.add_argument("--profile", help="the latency profile to design with")
+    run.add_argument("--plot-only", action="store_true", help="only draw the plot of the results in --out")
     parser.add_argument("--family", default="bottleneck")
     parser.add_argument("--targets", type=int, default=10)
     parser.add_argument("--span", type=float, default=20.0, help="lowest target = highest reachable / span")
@@ -63,13 +64,10 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--plot-only", action="store_true", help="only draw the plot of the results in --out")
     args = parser.parse_args()
     if args.plot_only:
         print(f"wrote {plot(read_json(args.out, 'throughput-targets results'), args.out)}")
         return
-    if args.profile is None:
-        parser.error("the following arguments are required: --profile")
     # the closed loop extends the profile: keep those additions out of the shipped folder
     os.environ.setdefault("DESIGNER_PROFILE_DIR", tempfile.mkdtemp(prefix="profiles-"))
 
@@ -94,7 +92,7 @@ def main() -> None:
             "profile": args.profile,
             "family": args.family,
             "device": measurer.backend.device_name(),
-            "provenance": environment_provenance(measurer.backend.provenance()),
+            "measured_on": measurer.provenance(),
             "highest_reachable_predicted": fastest,
             "targets": [float(t) for t in np.geomspace(fastest / args.span, fastest / 1.25, args.targets)],
             "open_loop": [],
@@ -168,10 +166,10 @@ def main() -> None:
 def plot(results: dict[str, Any], out: Path) -> Path:
     """Measured / target of each target's open-loop (first) and closed-loop (last) design, with
     the band ``--verify`` aims for, written next to ``out`` as a PNG."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
     if not isinstance(results, dict) or not results.get("closed_loop"):
         raise DesignerError(f"{out} holds no finished target to plot; run the benchmark first")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     targets = [row["target"] for row in results["closed_loop"]]
     figure, axis = subplots(figsize=(6, 4), dpi=120)
     axis.axhspan(1.0, BAND, color="grey", alpha=0.2, label=f"[target, {BAND} x target]")

@@ -10,7 +10,7 @@ from designer.core.errors import ParameterError
 from designer.core.request import DesignRequest
 from designer.core.spec import ArchSpec
 from designer.core.structure import arch_layers
-from designer.workflows.verify import BAND, in_band, verify
+from designer.workflows.verify import BAND, ProfileMeasurer, in_band, verify
 from latency.predict.ops import layer_ops
 from latency.predict.predictor import Predictor
 
@@ -76,3 +76,13 @@ def test_loop_refuses_designs_the_profile_does_not_cover():
     with pytest.raises(ParameterError, match="not a prediction to trust") as error:
         verify(replace(REQUEST, allow_extrapolation=False), measurer)
     assert error.value.parameters == ["allow_extrapolation"] and measurer.added == []
+
+
+def test_a_measurer_records_the_machine_it_measures_on():
+    """Results measured through a profile's measurer carry the device and date of the run, not
+    the profile's (the shipped CPU profile's onnxruntime backend runs here)."""
+    measurer = ProfileMeasurer("cpu-ort-fp32-b8")
+    provenance = measurer.provenance()
+    assert provenance["device_name"] == measurer.backend.device_name()
+    assert provenance["date"] != measurer.table.provenance["date"]
+    assert {"python", "libraries", "method"} <= provenance.keys()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from designer.core.errors import ParameterError
 from designer.core.request import DesignRequest
@@ -22,7 +22,7 @@ from designer.workflows.design import DesignResult, design
 from latency.predict.ops import layer_ops
 from latency.predict.predictor import Predictor
 from latency.predict.profiles import resolve_profile, user_dir
-from latency.predict.table import LatencyTable
+from latency.predict.table import LatencyTable, environment_provenance
 
 BAND = 1.05
 AIM = 1.02
@@ -68,6 +68,10 @@ class ProfileMeasurer:
         self.backend = get_backend(self.table.backend, settings)
         check_device(self.backend, self.table.gpu)
         self._fitted: Predictor | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        """Where and how this measurer times: the date, the device, its driver and libraries."""
+        return environment_provenance(self.backend.provenance())
 
     def predictor(self) -> Predictor:
         if self._fitted is None:
