@@ -14,6 +14,12 @@ resolution, e.g. the 5x5 convs the whole design space picks::
 
     python benchmarks/channel_steps.py out.json --low 64 --high 288 --kernels 3 5 --resolutions 56 28 14 7
 
+``--expand C`` and ``--project C`` replace them by an inverted residual's 1x1 convs, whose widths
+differ several times: the expansion from ``C`` channels (``conv_act``) and the projection to ``C``
+channels (``conv_add``), the hidden width swept, at each of ``--resolutions``::
+
+    python benchmarks/channel_steps.py out.json --low 1024 --high 2048 --expand 136 184 --resolutions 56 28
+
 The file is rewritten after each op, so a run cut short keeps what it measured (an fp32 5x5 conv at
 56 px takes seconds to autotune).
 
@@ -34,8 +40,8 @@ from designer.core.fileio import atomic_write_text
 from latency.measure.backend import Settings, get_backend
 from latency.predict.ops import OpKey
 
-Sweep = tuple[str, int, int, tuple[int, ...]]
-SWEEPS: tuple[Sweep, ...] = (  # (kind, kernel, stride, input resolutions)
+Sweep = tuple[str, int, int, tuple[int, ...]] | tuple[str, int, int, tuple[int, ...], tuple[str, int]]
+SWEEPS: tuple[Sweep, ...] = (  # (kind, kernel, stride, input resolutions[, (fixed side, its width)])
     ("conv_act", 3, 1, (28, 14, 7)),
     ("conv_add_act", 3, 1, (14, 7)),
     ("conv_act", 1, 1, (14, 7)),
@@ -56,6 +62,15 @@ def basic_sweeps(kernels: list[int], resolutions: list[int]) -> tuple[Sweep, ...
     )
 
 
+def pointwise_sweeps(expand: list[int], project: list[int], resolutions: list[int]) -> tuple[Sweep, ...]:
+    """An inverted residual's 1x1 convs: ``conv_act`` from each of ``expand`` and ``conv_add`` to each of
+    ``project`` channels (the fixed width last in the sweep), at each resolution."""
+    return (
+        *(("conv_act", 1, 1, tuple(resolutions), ("cin", c)) for c in expand),
+        *(("conv_add", 1, 1, tuple(resolutions), ("cout", c)) for c in project),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
@@ -67,21 +82,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=8)
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for the onnxruntime backend")
     parser.add_argument("--kernels", type=int, nargs="+", help="sweep the basic block's convs at these kernels")
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[56, 28, 14, 7], help="with --kernels")
+    parser.add_argument("--expand", type=int, nargs="+", default=[], help="sweep 1x1 convs from these widths")
+    parser.add_argument("--project", type=int, nargs="+", default=[], help="sweep 1x1 convs to these widths")
+    parser.add_argument(
+        "--resolutions", type=int, nargs="+", default=[56, 28, 14, 7], help="with --kernels, --expand, --project"
+    )
     args = parser.parse_args(argv)
-    if min(args.low, args.step, *(args.kernels or [1]), *args.resolutions) <= 0 or args.high < args.low:
-        raise DesignerError("--low, --step, --kernels and --resolutions must be positive, and --high >= --low")
+    fixed = [*args.expand, *args.project]
+    if min(args.low, args.step, *(args.kernels or [1]), *fixed, *args.resolutions) <= 0 or args.high < args.low:
+        raise DesignerError(
+            "--low, --step, --kernels, --expand, --project and --resolutions must be positive, and --high >= --low"
+        )
+    if args.kernels and fixed:
+        raise DesignerError("give either --kernels or --expand/--project, not both")
     backend = get_backend(args.backend, Settings(precision=args.precision, device=args.device))
-    sweeps = basic_sweeps(args.kernels, args.resolutions) if args.kernels else SWEEPS
+    if fixed:
+        sweeps = pointwise_sweeps(args.expand, args.project, args.resolutions)
+    else:
+        sweeps = basic_sweeps(args.kernels, args.resolutions) if args.kernels else SWEEPS
     report = {"provenance": backend.provenance(), "batch": args.batch, "precision": args.precision, "rows": []}
-    for kind, kernel, stride, resolutions in sweeps:
+    for kind, kernel, stride, resolutions, *held in sweeps:
         for res in resolutions:
             for channels in range(args.low, args.high + 1, args.step):
-                ms = backend.time_op(OpKey(kind, channels, res, channels, kernel, stride), args.batch)
-                row = {"kind": kind, "kernel": kernel, "stride": stride, "res": res, "cin": channels, "cout": channels}
+                widths = {"cin": channels, "cout": channels, **dict(held)}
+                ms = backend.time_op(OpKey(kind, widths["cin"], res, widths["cout"], kernel, stride), args.batch)
+                row = {"kind": kind, "kernel": kernel, "stride": stride, "res": res, **widths}
                 report["rows"].append({**row, "ms": ms})
                 atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")  # a run cut short keeps it
-            print(f"{kind} k{kernel} s{stride} res {res}: done", file=sys.stderr, flush=True)
+            side = "".join(f" {name} {width}" for name, width in held)
+            print(f"{kind} k{kernel} s{stride} res {res}{side}: done", file=sys.stderr, flush=True)
     return 0
 
 
