@@ -5,7 +5,7 @@ Two estimates, on the CPU, from files already measured on the GPU:
 * **Share**: the seconds a shipped profile's ops spend in graph replays, ``(warm-up + timed) x
   max(TARGET_MS, latency)`` per op (one replay lasts at least ``TARGET_MS``: see
   :mod:`latency.measure.torch_backend`), for the method it was built with and for ``--warmup`` /
-  ``--repetitions``, against the build time its provenance note records.
+  ``--repetitions``, against the build time its provenance records (``builds``).
 * **Accuracy**: in ``benchmarks/profile_cost.py`` results (every replay kept), how far the median
   of the first ``--repetitions`` timed replays lies from the median of all of them.
 
@@ -16,7 +16,6 @@ Two estimates, on the CPU, from files already measured on the GPU:
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,11 +37,11 @@ def replay_seconds(table: LatencyTable, replays: int) -> float:
 
 
 def share(table: LatencyTable, warmup: int, repetitions: int) -> dict[str, Any]:
-    """Replay seconds as built and with the given counts, and the build seconds of the note."""
+    """Replay seconds as built and with the given counts, and the seconds of the calls that built it."""
     if not {"warmup", "repetitions"} <= table.provenance.keys():
         raise DesignerError(f"{table.name} records no warm-up and repetitions: give a table `designer profile` timed")
     built = table.provenance["warmup"] + table.provenance["repetitions"]
-    build = sum(int(s) for s in re.findall(r"in (\d+) s", table.provenance.get("note", "")))
+    build = sum(build["seconds"] for build in table.provenance.get("builds", []))
     now, then = replay_seconds(table, built), replay_seconds(table, warmup + repetitions)
     return {
         "profile": table.name,

@@ -637,8 +637,8 @@ def h200_build(source: Source) -> str:
 
 
 def build_seconds(profile: dict[str, Any]) -> list[int]:
-    """Seconds of each call that built a shipped profile, from its provenance note."""
-    return [int(seconds) for seconds in re.findall(r"in (\d+) s", profile["provenance"]["note"])]
+    """Seconds of each call that built a shipped profile (its provenance's ``builds``)."""
+    return [round(build["seconds"]) for build in profile["provenance"]["builds"]]
 
 
 def build_calls(profile: dict[str, Any]) -> str:

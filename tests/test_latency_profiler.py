@@ -82,10 +82,18 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
         build_profile(FakeBackend(interrupt_after=25), "h100", 8, ops, path, {}, progress=False)
     partial = LatencyTable.load(partial_path(path))
     assert not partial.complete and not path.exists() and len(partial.entries) == 25
+    partial.provenance["note"] = "the first call was cut short"
+    partial.save(partial_path(path))
     backend = FakeBackend()
     table = build_profile(backend, "h100", 8, ops, path, {}, progress=False)
     assert backend.calls == 15 and table.complete and len(table.entries) == 40
     assert not partial_path(path).exists() and LatencyTable.load(path).entries.keys() == set(ops)
+    # each call's ops and seconds are recorded, the interrupted one's too, and the note is kept
+    builds = LatencyTable.load(path).provenance["builds"]
+    assert [b["ops"] for b in builds] == [25, 15] and all(b["seconds"] >= 0 and b["date"] for b in builds)
+    assert table.provenance["note"] == "the first call was cut short"
+    build_profile(FakeBackend(), "h100", 8, ops, path, {}, progress=False)  # nothing left to time: no record
+    assert len(LatencyTable.load(path).provenance["builds"]) == 2
 
 
 def test_a_run_refuses_to_resume_another_profile(tmp_path):

@@ -5,8 +5,10 @@ false``), rewritten atomically every :data:`SAVE_EVERY_S` seconds and when the r
 interrupted; a rerun with the same settings skips what it holds (or what an existing profile
 holds) and times the rest. A profile is never shrunk: every entry already in it or in its
 partial file is kept, whatever grid, ``--limit``, families or resolution the new run has, and
-the earlier grids are listed in the provenance (``previous_grids``). The finished profile
-replaces the partial file. An op the device cannot run (out of memory) is
+the earlier grids are listed in the provenance (``previous_grids``). Each call that times ops
+adds ``{date, ops, seconds}`` to the provenance's ``builds`` (a call cut short by Ctrl-C too, in
+the partial file), and a resumed profile keeps the earlier calls' records and its ``note``. The
+finished profile replaces the partial file. An op the device cannot run (out of memory) is
 left out and reported; the predictor extrapolates it like any other unmeasured shape.
 """
 
@@ -24,6 +26,8 @@ from latency.predict.table import LatencyTable, environment_provenance
 
 SAVE_EVERY_S = 20.0
 SAME_RUN = ("gpu", "backend", "precision", "batch")
+CARRIED = ("builds", "note")
+"""Provenance of the earlier calls that a resumed profile keeps."""
 
 
 def partial_path(path: Path) -> Path:
@@ -33,7 +37,8 @@ def partial_path(path: Path) -> Path:
 def _resume(path: Path, table: LatencyTable, base: Path | None) -> dict[OpKey, float]:
     """Every entry already measured for the same gpu, backend, precision and batch: those of the
     profile ``base`` extends, of the profile at ``path`` and of its partial file (whatever grid
-    they were measured for), and records the earlier grids in ``table``'s provenance."""
+    they were measured for); records the earlier grids in ``table``'s provenance and keeps the
+    newest one's :data:`CARRIED` records."""
     entries: dict[OpKey, float] = {}
     for candidate in (base, path, partial_path(path)):  # later ones hold newer work
         if candidate is None or not candidate.is_file():
@@ -49,8 +54,16 @@ def _resume(path: Path, table: LatencyTable, base: Path | None) -> dict[OpKey, f
         for grid in grids:
             if grid and grid != table.provenance["grid"] and grid not in table.provenance["previous_grids"]:
                 table.provenance["previous_grids"].append(grid)
+        table.provenance.update({key: previous.provenance[key] for key in CARRIED if key in previous.provenance})
         entries.update(previous.entries)
     return entries
+
+
+def _record_build(table: LatencyTable, ops: int, seconds: float) -> None:
+    """Add this call's record to the provenance's ``builds`` (nothing when it timed no op)."""
+    if ops:
+        build = {"date": table.provenance["date"], "ops": ops, "seconds": round(seconds, 1)}
+        table.provenance["builds"] = [*table.provenance.get("builds", []), build]
 
 
 def build_profile(
@@ -79,7 +92,8 @@ def build_profile(
     todo = [op for op in ops if op not in table.entries]
     failed: list[str] = []
     partial = partial_path(path)
-    saved = time.monotonic()
+    started = saved = time.monotonic()
+    before = len(table.entries)
     table.complete = False
     with tqdm(total=len(ops), initial=len(ops) - len(todo), desc=table.name, unit="op", disable=not progress) as bar:
         try:
@@ -95,12 +109,14 @@ def build_profile(
                     saved = time.monotonic()
         except BaseException:
             if table.entries:
+                _record_build(table, len(table.entries) - before, time.monotonic() - started)
                 table.save(partial)
             raise
     if not table.entries:
         raise DesignerError(f"no op could be timed on {backend.device_name()}; check the device and --batch")
     table.complete = True
     table.provenance["skipped"] = failed
+    _record_build(table, len(table.entries) - before, time.monotonic() - started)
     table.save(path)
     partial.unlink(missing_ok=True)
     return table
