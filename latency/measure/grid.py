@@ -46,9 +46,10 @@ CHANNELS = (
     *(8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256),
     *(288, 320, 384, 448, 512, 576, 640, 768, 896, 1024, 1280, 1536, 2048),
 )
-ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776)
-"""Misaligned widths (odd multiples of 8) just past a tensor-core tile, where they cost most:
-timed as plain 3x3, 5x5 and 1x1 convs so the predictor learns how much slower such convs run."""
+ALIGNMENT_PROBES = (72, 88, 136, 200, 264, 392, 520, 776, 104, 120, 152, 184, 232, 296, 424, 616)
+"""Misaligned widths (odd multiples of 8), timed as plain 3x3, 5x5 and 1x1 convs so the predictor
+learns how much slower such convs run: the first eight just past a tensor-core tile, where they
+cost most, the others further into a tile, where designs land as often."""
 PROBE_SHAPES = (
     *(("conv_act", 3, 1), ("conv_add_act", 3, 1), ("conv_act", 1, 1), ("conv_act", 3, 2)),
     *(("conv_act", 5, 1), ("conv_add_act", 5, 1), ("conv_act", 5, 2)),
