@@ -41,7 +41,7 @@ def share(table: LatencyTable, warmup: int, repetitions: int) -> dict[str, Any]:
     if not {"warmup", "repetitions"} <= table.provenance.keys():
         raise DesignerError(f"{table.name} records no warm-up and repetitions: give a table `designer profile` timed")
     built = table.provenance["warmup"] + table.provenance["repetitions"]
-    build = sum(build["seconds"] for build in table.provenance.get("builds", []))
+    build = sum(call["seconds"] for call in table.provenance.get("builds", []))
     now, then = replay_seconds(table, built), replay_seconds(table, warmup + repetitions)
     return {
         "profile": table.name,
