@@ -12,7 +12,6 @@ committed validation runs, per network family. CPU only, from committed files::
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -31,11 +30,6 @@ from latency.predict.table import LatencyTable
 
 DOCS = Path("docs/h200")
 TILE = 64
-
-
-def _op(label: str) -> OpKey:
-    kind, cin, cout, res, kernel, stride = re.match(r"(\w+) (\d+)->(\d+) @(\d+) k(\d+) s(\d+)", label).groups()  # type: ignore[union-attr]
-    return OpKey(kind, int(cin), int(res), int(cout), int(kernel), int(stride))
 
 
 def _position(key: OpKey) -> str:
@@ -67,7 +61,7 @@ def precision_rows(precision: str) -> dict[str, Any]:
         if ("fp32" in path.name) == (precision == "fp32"):
             for network in json.loads(path.read_text())["networks"]:
                 if network["network"].startswith("random-"):
-                    timed_alone.update({_op(op["op"]): op["measured_ms"] for op in network["ops"]})
+                    timed_alone.update({OpKey.from_label(op["op"]): op["measured_ms"] for op in network["ops"]})
     timed_alone = {k: ms for k, ms in timed_alone.items() if k not in table.entries}
     errors: dict[str, list[float]] = defaultdict(list)
     for path in sorted((DOCS / "runs").glob(f"validate-{precision}-seed*.json")):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from support.latency import relative_error, synthetic_keys, synthetic_table, true_latency
 
+from designer.core.errors import DesignerError
 from designer.core.layers import Layer
 from designer.core.reference import mobilenet_v2, resnet50
 from designer.core.space import GridEvaluator, SearchSpace
@@ -128,6 +129,13 @@ def test_tensor_core_profiles_price_off_grid_convs_at_the_tile():
     assert fp16.snap_tile == 64 and fp32.snap_tile == 0 and cpu.snap_tile == 0
     assert predict_keys(fp16, [off_grid])[0] == pytest.approx(predict_keys(fp16, [keys[2]])[0])
     assert predict_keys(fp32, [off_grid])[0] < predict_keys(fp32, [keys[2]])[0]
+
+
+def test_an_op_label_names_its_op():
+    op = OpKey("conv_add_act", 184, 56, 1704, 5, 2)
+    assert OpKey.from_label(op.label()) == op
+    with pytest.raises(DesignerError, match="not an op label"):
+        OpKey.from_label("conv 3x3")
 
 
 def test_misaligned_convs_are_priced_by_their_measured_slowdown():

@@ -23,6 +23,7 @@ predictor uses them to inform each other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,15 @@ class OpKey:
 
     def label(self) -> str:
         return f"{self.kind} {self.cin}->{self.cout} @{self.res} k{self.kernel} s{self.stride}"
+
+    @classmethod
+    def from_label(cls, label: str) -> OpKey:
+        """The op a :meth:`label` names (as reports such as ``benchmarks/layer_breakdown.py`` store it)."""
+        match = re.fullmatch(r"(\w+) (\d+)->(\d+) @(\d+) k(\d+) s(\d+)", label)
+        if match is None:
+            raise DesignerError(f"{label!r} is not an op label; write it like 'conv_act 64->128 @56 k3 s1'")
+        kind, cin, cout, res, kernel, stride = match.groups()
+        return cls(kind, int(cin), int(res), int(cout), int(kernel), int(stride))
 
 
 def op_layer(kind: str, cin: Any, res: Any, cout: Any, kernel: int, stride: int) -> Layer:
