@@ -74,16 +74,11 @@ def gap_rows(
     problem = _Problem(space, budget_constraints(request), request.rho0)
     point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in found.point.items()}
     objective = found.objective
-    evaluation = problem.evaluate({name: np.array([i]) for name, i in point.items()})
     lo = np.array([point[name] for name in problem.dims])
     root = problem.relaxation_box(np.zeros_like(lo), problem.sizes - 1)
     assert root is not None
     relaxation = problem.relaxation
-    start = relaxation.start(
-        float(evaluation.entropy[0]),
-        float(evaluation.totals["log_width"][0]),
-        float(evaluation.totals["layers"][0]),
-    )
+    start = relaxation.start(point)
     rows = []
     for label, widths, room, every_depth in (
         ("whole space", False, None, False),
@@ -97,7 +92,9 @@ def gap_rows(
         ends = [{name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1)]
         penalty = float(problem.min_penalty(*ends)[0])
         began = time.perf_counter()
-        relaxed = relaxation.bound(box, start, objective + penalty, iterations=DUAL_ITERATIONS)
+        ceiling = relaxation.ceiling(box, start)
+        spread = relaxation.spread(box, objective + penalty, ceiling)
+        relaxed = relaxation.bound(box, start, objective + penalty, DUAL_ITERATIONS, spread=spread)
         bound = relaxed.bound - penalty
         rows.append(
             {

@@ -2,20 +2,34 @@
 
 Relaxation
 ----------
-Over a box, every entropy stage's ``log(r^2 C)`` is at most its value at the box's largest
-widths, and sums of log-widths are non-negative, so the multi-scale entropy is at most
-``sum_p W_p S_p``: each part ``p`` of the network (stem, a stage's first block, its further
-blocks, head) weighs its log-widths ``S_p`` by the weights ``W_p`` of the entropy stages it
-counts in. The depth penalty only subtracts, so the caller subtracts its least value over the
-box. Costs are dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with
-``g`` convex (:func:`~designer.core.entropy.min_sum_log_width`), implies
-``S >= g(L*) + g'(L*) (L - L*)`` for any ``L*``, which is dualised with ``mu >= 0``. For every
-choice of multipliers,
+The multi-scale entropy is ``sum_j A_j(C_j) S_j``: entropy stage ``j`` (:meth:`SearchSpace.entropy_ends`)
+weighs ``S_j``, the sum of log-widths of every main layer up to its end, by ``A_j = alpha_j log(r_j^2
+C_j)``, ``C_j`` the width there. The product is split: whenever ``low_j <= S_j <= high_j``, for any
+``nu_j``,
 
-    ``max_x sum_p W_p S_p(x) + mu (S(x) - g(L*) - g'(L*) (L(x) - L*)) + lam . (B - C(x))``
+    ``A_j(C_j) S_j <= nu_j S_j + phi_j(C_j)``,  ``phi_j(C) = (A_j(C) - nu_j) * (high_j if A_j(C) > nu_j else low_j)``,
 
-over the box (orderings kept) bounds the entropy of every feasible design in it (weak duality),
-whatever the costs are: measured latency needs neither monotonicity nor convexity.
+a weight ``nu_j`` on the log-widths of the parts of the network (stem, a stage's first block, its
+further blocks, head) that stage ``j`` counts, and a term of ``C_j`` alone. The bounds (a
+:class:`Spread`) hold for the designs of the box that could beat the caller's target: ``high`` of
+the last stage is a Lagrangian bound of the total log-width for each last width (a
+:class:`Ceiling`, per value of that width), of the others the overall one; ``low`` is the box's low
+corner's (log-widths never fall as an index grows), and for the last stage, what an entropy above
+the target needs with every other stage's ``A`` at its largest. A width whose ``low`` exceeds its
+``high`` leaves no design there. With ``nu_j`` at ``A_j`` of the box's widest ``C_j`` and ``low = 0``
+this is the plain bound that weighs every stage at its widest width; the split is tight at
+designs whose ``C_j`` gives ``A_j = nu_j``.
+
+The depth penalty only subtracts, so the caller subtracts its least value over the box. Costs are
+dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with ``g`` convex
+(:func:`~designer.core.entropy.min_sum_log_width`), implies ``S >= g(L*) + g'(L*) (L - L*)`` for any
+``L*``, which is dualised with ``mu >= 0``. For every choice of multipliers,
+
+    ``max_x sum_p W_p S_p(x) + sum_j phi_j(C_j(x)) + mu (S(x) - g(L*) - g'(L*) (L(x) - L*)) + lam . (B - C(x))``
+
+(``W_p`` the sum of the ``nu_j`` that count part ``p``) over the box, orderings kept, bounds the
+entropy of every design in it that could beat the target (weak duality), whatever the costs are:
+measured latency needs neither monotonicity nor convexity.
 
 Dynamic programming
 -------------------
@@ -25,27 +39,28 @@ blocks add ``(depth - 1)`` times a term of its width, inner width and kernel, ma
 end of the depth range; the kernel and then the inner width are eliminated by maximisation
 (orderings enter as ``-inf`` factors; the large tables are summed in single precision and the
 result raised by a bound on the rounding), leaving a table of the previous and the stage's
-width; a max-plus pass along the chain gives the maximum and, backtracked, the design attaining
-it.
+width, to which the ``phi`` of that width is added; a max-plus pass along the chain gives the
+maximum for each last width (the max-marginal a :class:`Ceiling` keeps) and, backtracked, the
+design attaining it.
 
 Dual
 ----
-The bound is minimised over the multipliers (the tangent point kept) by a proximal bundle method
-in scale-free coordinates (each multiplier times its constraint's size, so that every coordinate
-is in units of the objective and every subgradient a fraction): each DP gives a value and a
-subgradient (the slacks of its design), the cutting-plane model of the recent ones plus a
-proximal term picks the next multipliers, and the proximal weight doubles after a step that
-lowers the bound and halves after one that does not. Every iterate is a valid bound; the least
-is kept. It starts from multipliers that make the Lagrangian stationary at a known design
-(:meth:`Relaxation.start`).
+The bound is minimised over the multipliers ``lam``, ``mu`` and ``nu`` (the tangent point kept) by
+a proximal bundle method in scale-free coordinates (each multiplier times its constraint's size,
+so that every coordinate is in units of the objective and every subgradient a fraction): each DP
+gives a value and a subgradient (the slacks of its design; for ``nu_j``, ``S_j`` less the bound its
+``phi_j`` took), the cutting-plane model of the recent ones plus a proximal term picks the next
+multipliers, and the proximal weight doubles after a step that lowers the bound and halves after
+one that does not. Every iterate is a valid bound; the least is kept. It starts from multipliers
+that make the Lagrangian stationary at a known design (:meth:`Relaxation.start`).
 
 Refinement
 ----------
-The weights ``W`` take every entropy stage's width at the box's largest, which costs most, in the
-ResNet families, for the last stage (its weight is 8 by default and its width ends far below the
-grid's top): cutting the box in pieces along that width, each bounded on its own, tightens the
-bound (:meth:`Relaxation.refine`): best first, for as long as the caller asks (there is no cap on
-the pieces, so a longer time limit keeps lowering the bound).
+The split is loose for designs whose ``C_j`` is far from the one ``nu_j`` fits, most of all for the
+last stage (its weight is 8 by default): cutting the box in pieces along that width, each bounded
+on its own with its own ``nu`` and spread, tightens the bound (:meth:`Relaxation.refine`): best
+first, for as long as the caller asks (there is no cap on the pieces, so a longer time limit
+keeps lowering the bound).
 """
 
 from __future__ import annotations
@@ -53,12 +68,12 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
-from designer.core.space import GridEvaluator, Table, Terms
+from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope, stage_entropy
+from designer.core.space import GridEvaluator, Table
 
 Box = dict[str, tuple[int, int]]
 """Inclusive index range of every variable."""
@@ -73,15 +88,39 @@ QP_STEPS = 50
 bundle's quadratic programme."""
 PIECE_ITERATIONS = 8
 """DP evaluations of each piece that :meth:`Relaxation.refine` bounds."""
+CEILING_ITERATIONS = 8
+"""DP evaluations of the dual that bounds the total log-width (:meth:`Relaxation.ceiling`)."""
 
 
 @dataclass(frozen=True)
 class Multipliers:
-    """``lam`` per unit of each cost, ``mu`` per unit of log-width, and the tangent point ``L*``."""
+    """``lam`` per unit of each cost, ``mu`` per unit of log-width, the tangent point ``L*``, and
+    ``nu``, per entropy stage, the weight of its sum of log-widths."""
 
     costs: np.ndarray
     rho: float
     tangent: float
+    stages: np.ndarray
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Bounds ``low_j <= S_j <= high_j`` on each entropy stage's sum of log-widths over the designs
+    of a box that could beat the target, per value of the stage's width over the box's range of
+    it (arrays of that length, or of one entry for every value)."""
+
+    low: list[np.ndarray]
+    high: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """Upper bounds of the total log-width of a box's designs that meet the costs and ``rho``:
+    overall, and for each value of the last width (over its whole grid; ``inf`` outside the box).
+    They hold in every piece of the box too."""
+
+    total: float
+    by_last: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -91,6 +130,8 @@ class Relaxed:
     bound: float
     multipliers: Multipliers
     points: list[dict[str, int]]
+    chosen: dict[str, int] = field(default_factory=dict)
+    """The design the DP chose at those multipliers."""
 
 
 Choice = Callable[[dict[str, int]], dict[str, int]]
@@ -105,6 +146,16 @@ class _Elimination:
     factors: list[Factor]
 
 
+@dataclass(frozen=True)
+class _Measure:
+    """One design's costs, sum of log-widths, layer count and each entropy stage's ``S_j``."""
+
+    costs: np.ndarray
+    log_width: float
+    layers: float
+    stages: np.ndarray
+
+
 class Relaxation:
     """The Lagrangian bound of the MP with costs ``limits`` and ``rho <= rho0`` over boxes."""
 
@@ -116,9 +167,17 @@ class Relaxation:
         self.limits = np.array([limit for _, limit in limits], dtype=float)
         self.totals = ("log_width", "layers", *self.costs)
         self.m = self.space.body_stages
+        self.last = f"width{self.m}"
         self.pairs = self.space.pairs()
         self.stem, self.head = self._stack(evaluator.stem), self._stack(evaluator.head)
         self.stages = [(self._stack(first), self._stack(rest)) for first, rest in evaluator.stages]
+        self.ends = self.space.entropy_ends()
+        self.channels = ["stem" if s == 0 else f"width{s}" for s in self.ends]
+        self.counts = np.zeros((2 * self.m + 2, len(self.ends)))
+        """Which parts (stem, (first, further) per stage, head) each entropy stage counts."""
+        for j, s in enumerate(self.ends):
+            self.counts[: 2 * s + 1, j] = 1.0
+            self.counts[-1, j] = float(s == self.m)
 
     def _stack(self, tables: list[Table]) -> list[Factor]:
         """Each table's totals that the Lagrangian reads, stacked along a first axis."""
@@ -128,25 +187,61 @@ class Relaxation:
             stacked.append((table.axes, np.stack([np.broadcast_to(table.terms[n], shape) for n in self.totals])))
         return stacked
 
+    # --- entropy stages -------------------------------------------------------------------------
+    def stage_factor(self, j: int, box: Box) -> np.ndarray:
+        """``A_j = alpha_j log(r_j^2 C_j)`` over the box's range of entropy stage ``j``'s width
+        (non-decreasing)."""
+        s, name = self.ends[j], self.channels[j]
+        low, high = box[name]
+        channels = self.grids[name][low : high + 1]
+        if s == self.m:
+            channels = self.space.final_channels(channels)
+        factor = self.space.alpha[j] * stage_entropy(self.space.stage_resolutions[s], channels, 1.0)
+        return np.broadcast_to(np.asarray(factor, dtype=float), (high - low + 1,))
+
+    def top_weights(self, box: Box) -> np.ndarray:
+        """Each part's weight with every ``A_j`` at the box's widest width."""
+        return self.counts @ np.array([self.stage_factor(j, box)[-1] for j in range(len(self.ends))])
+
+    def ceiling(self, box: Box, start: Multipliers, deadline: float = np.inf) -> Ceiling:
+        """Bounds of the total log-width over the box (:class:`Ceiling`): the same dual with the last
+        entropy stage's ``nu`` at one and no split, each DP's maximum per last width kept where
+        lowest. ``start``'s multipliers are rescaled by its weights' sum to log-width units."""
+        unit = np.zeros(len(self.ends))
+        unit[-1] = 1.0
+        scale = max(float(start.stages.sum()), 1e-12)
+        fixed = Multipliers(start.costs / scale, start.rho / scale, start.tangent, unit)
+        relaxed, by_last = self._dual(box, fixed, -np.inf, CEILING_ITERATIONS, deadline, None)
+        full = np.full(len(self.grids[self.last]), np.inf)
+        low, high = box[self.last]
+        full[low : high + 1] = by_last
+        return Ceiling(relaxed.bound, full)
+
+    def spread(self, box: Box, target: float, ceiling: Ceiling) -> Spread:
+        """Bounds on every ``S_j`` over the box's designs with an entropy above ``target`` (see the
+        module docstring)."""
+        factors = [self.stage_factor(j, box) for j in range(len(self.ends))]
+        corner = self._measure({name: low for name, (low, _) in box.items()}).stages
+        weight = sum(factor[-1] for factor in factors[:-1]) + factors[-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            needed = np.where(weight > 0, target / np.where(weight > 0, weight, 1.0), -np.inf)
+        low, high = box[self.last]
+        lows = [np.array([value]) for value in corner[:-1]] + [np.maximum(corner[-1], needed)]
+        highs = [np.array([ceiling.total])] * (len(self.ends) - 1) + [ceiling.by_last[low : high + 1]]
+        return Spread(lows, highs)
+
+    def _split(self, box: Box, nu: np.ndarray, spread: Spread) -> dict[str, np.ndarray]:
+        """``phi_j`` over the box's range of each entropy stage's width (``-inf`` where ``low > high``)."""
+        terms = {}
+        for j, name in enumerate(self.channels):
+            excess = self.stage_factor(j, box) - nu[j]
+            low, high = spread.low[j], spread.high[j]
+            with np.errstate(invalid="ignore"):
+                phi = np.where(excess > 0, excess * high, excess * low)
+            terms[name] = np.where(low > high, -np.inf, phi)
+        return terms
+
     # --- the Lagrangian at given multipliers ----------------------------------------------------
-    def weights(self, box: Box) -> np.ndarray:
-        """``W_p`` of the parts stem, (first, further) per stage, head: the multi-scale entropy per
-        unit of each part's log-widths with every stage's ``C`` at the box's largest width, from
-        the one formula (:meth:`SearchSpace.assemble`) applied to unit log-widths."""
-        parts = 2 * self.m + 2
-        unit = np.eye(parts)
-
-        def terms(j: int) -> Terms:
-            return Terms(("log_width",), unit[j][None])
-
-        top = {name: self.grids[name][high] for name, (_, high) in box.items()}
-        stages = [(terms(2 * s - 1), terms(2 * s)) for s in range(1, self.m + 1)]
-        channels = [top[f"width{s}"] for s in range(1, self.m)] + [self.space.final_channels(top[f"width{self.m}"])]
-        evaluation = self.space.assemble(
-            terms(0), stages, terms(parts - 1), channels, top["stem"], [np.full(parts, 2.0)] * self.m
-        )
-        return np.asarray(evaluation.entropy, dtype=float)
-
     def _factors(self, tables: list[Factor], coefficients: np.ndarray, box: Box) -> list[Factor]:
         """Stacked tables (:meth:`_stack`) combined by the coefficients, over the box's ranges."""
         factors = []
@@ -209,120 +304,215 @@ class Relaxation:
         lam, mu, tangent = multipliers.costs, multipliers.rho, multipliers.tangent
         slope = float(min_sum_log_width_slope(tangent, self.rho0))
         constant = float(lam @ self.limits) + mu * (slope * tangent - float(min_sum_log_width(tangent, self.rho0)))
-        return [np.concatenate([[w + mu, -mu * slope], -lam]) for w in self.weights(box)], constant
+        weights = self.counts @ multipliers.stages
+        return [np.concatenate([[w + mu, -mu * slope], -lam]) for w in weights], constant
 
-    def value(self, box: Box, multipliers: Multipliers) -> tuple[float, dict[str, int]]:
-        """The Lagrangian's maximum over the box at ``multipliers`` (a bound) and a design attaining it."""
+    def by_last(
+        self, box: Box, multipliers: Multipliers, spread: Spread | None = None
+    ) -> tuple[np.ndarray, Callable[[int], dict[str, int]]]:
+        """The Lagrangian's maximum for each last width over the box's range of it (``phi`` added
+        when a spread is given), and how to recover a design attaining it (indices) from a position
+        in that range."""
         coefficients, constant = self._coefficients(box, multipliers)
+        split = {} if spread is None else self._split(box, multipliers.stages, spread)
         (_, best), *_ = self._factors(self.stem, coefficients[0], box)
+        best = best + split.get("stem", 0.0)
         chain = []
         for s in range(1, self.m + 1):
             table, choose = self.stage(s, box, coefficients[2 * s - 1], coefficients[2 * s])
             total = best[:, None] + table
             chain.append((total.argmax(0), choose))
-            best = total.max(0)
-        best = best + _dense(self._factors(self.head, coefficients[-1], box), (f"width{self.m}",))
-        index = int(np.argmax(best))
-        value = float(best[index] + constant)
-        if not np.isfinite(value):
+            best = total.max(0) + split.get(f"width{s}", 0.0)
+        best = best + _dense(self._factors(self.head, coefficients[-1], box), (self.last,))
+
+        def design(index: int) -> dict[str, int]:
+            point: dict[str, int] = {}
+            for s in range(self.m, 0, -1):
+                came_from, choose = chain[s - 1]
+                at = choose({f"width{s}": index, self.space.previous(s): int(came_from[index])})
+                point.update({name: position + box[name][0] for name, position in at.items()})
+                index = at[self.space.previous(s)]
+            return point
+
+        return best + constant, design
+
+    def value(self, box: Box, multipliers: Multipliers, spread: Spread | None = None) -> tuple[float, dict[str, int]]:
+        """The Lagrangian's maximum over the box at ``multipliers`` (a bound) and a design attaining it."""
+        values, design = self.by_last(box, multipliers, spread)
+        index = int(np.argmax(values))
+        if not np.isfinite(values[index]):
             return -np.inf, {}
-        point: dict[str, int] = {}
-        for s in range(self.m, 0, -1):
-            came_from, choose = chain[s - 1]
-            at = choose({f"width{s}": index, self.space.previous(s): int(came_from[index])})
-            point.update({name: position + box[name][0] for name, position in at.items()})
-            index = at[self.space.previous(s)]
-        return value, point
+        return float(values[index]), design(index)
 
     # --- the dual -------------------------------------------------------------------------------
-    def start(self, entropy: float, log_width: float, layers: float) -> Multipliers:
-        """Multipliers at which the Lagrangian is stationary, at a design with this entropy ``E``,
-        sum of log-widths ``S`` and layer count ``L`` (tangent there), along two directions: every
-        width scaled (entropy grows ``W L`` with ``W = E / S``, the costs, all taken as binding, twice
-        as fast as the widths) and every depth (entropy and costs in proportion, the tangent's
-        slack by ``S - g'(L) L``). Each cost gets an equal share."""
+    def start(self, point: dict[str, int]) -> Multipliers:
+        """Multipliers at which the Lagrangian is stationary at a design (indices), with ``nu`` its
+        own ``A_j`` and the tangent at its layer count ``L``, along two directions: every width
+        scaled (entropy ``E`` grows ``W L`` with ``W = E / S``, ``S`` its sum of log-widths, the
+        costs, all taken as binding, twice as fast as the widths) and every depth (entropy and costs
+        in proportion, the tangent's slack by ``S - g'(L) L``). Each cost gets an equal share."""
+        at = {name: (index, index) for name, index in point.items()}
+        stages = np.array([self.stage_factor(j, at)[0] for j in range(len(self.ends))])
+        measure = self._measure(point)
+        entropy, log_width, layers = float(stages @ measure.stages), measure.log_width, measure.layers
         slope = float(min_sum_log_width_slope(layers, self.rho0))
         weight = entropy / log_width
         room = slope * layers + layers / 2 - log_width
         mu = max(0.0, (entropy - layers * weight / 2) / room) if room > 0 else 0.0
         share = layers * (weight + mu) / 2 / max(len(self.costs), 1)
-        return Multipliers(share / self.limits, mu, layers)
+        return Multipliers(share / self.limits, mu, layers, stages)
 
     def bound(
-        self, box: Box, start: Multipliers, target: float, iterations: int = ITERATIONS, deadline: float = np.inf
+        self,
+        box: Box,
+        start: Multipliers,
+        target: float,
+        iterations: int = ITERATIONS,
+        deadline: float = np.inf,
+        spread: Spread | None = None,
     ) -> Relaxed:
         """The least Lagrangian bound found from ``start`` (its tangent point kept) by the bundle
-        method, its multipliers and every design the DP chose. Stops early once the bound is at
+        method, its multipliers and every design the DP chose. With a ``spread`` the ``nu`` are
+        multipliers too; without, they stay as given (no split). Stops early once the bound is at
         most ``target`` (the box holds nothing better than that) or after ``deadline``
-        (``time.perf_counter()``); the first step is sized as if the bound could reach ``target``."""
+        (``time.perf_counter()``); the first step is sized as if the bound could reach ``target``
+        (zero when it is ``-inf``)."""
+        return self._dual(box, start, target, iterations, deadline, spread)[0]
+
+    def _dual(
+        self, box: Box, start: Multipliers, target: float, iterations: int, deadline: float, spread: Spread | None
+    ) -> tuple[Relaxed, np.ndarray]:
+        """:meth:`bound`, and for each last width the least of the DPs' maxima there."""
         tangent = start.tangent
         scale = np.append(self.limits, min_sum_log_width(tangent, self.rho0))
+        costs = len(self.limits)
+        fixed = start.stages.copy()
+        free = np.zeros(len(self.ends), dtype=bool)
+        if spread is not None:  # nu per unit of the largest S_j, where A_j varies and S_j is bounded (else A_j's top)
+            factors = [self.stage_factor(j, box) for j in range(len(self.ends))]
+            bounded = [bool((high < np.inf).all()) for high in spread.high]
+            free = np.array([factor[-1] > factor[0] and ok for factor, ok in zip(factors, bounded)])
+            fixed[~free] = [factor[-1] for factor, split in zip(factors, free) if not split]
+            highs = [float(np.max(high[np.isfinite(high)], initial=1.0)) for high in spread.high]
+            scale = np.concatenate([scale, np.array(highs)[free]])
 
         def multipliers(at: np.ndarray) -> Multipliers:
-            return Multipliers(at[:-1] / scale[:-1], float(at[-1] / scale[-1]), tangent)
+            stages = fixed.copy()
+            stages[free] = at[costs + 1 :] / scale[costs + 1 :]
+            return Multipliers(at[:costs] / scale[:costs], float(at[costs] / scale[costs]), tangent, stages)
 
-        center = current = np.append(start.costs, start.rho) * scale
+        center = current = np.concatenate([start.costs, [start.rho], start.stages[free]]) * scale
         points: list[dict[str, int]] = []
         cuts: list[tuple[np.ndarray, float, np.ndarray]] = []
-        best, weight = np.inf, 0.0
+        best, weight, chosen = np.inf, 0.0, {}
+        by_last = np.full(box[self.last][1] - box[self.last][0] + 1, np.inf)
         for _ in range(iterations):
-            value, point = self.value(box, multipliers(current))
-            if not point:
-                return Relaxed(-np.inf, multipliers(current), points)
+            at = multipliers(current)
+            values, design = self.by_last(box, at, spread)
+            by_last = np.minimum(by_last, values)
+            index = int(np.argmax(values))
+            if not np.isfinite(values[index]):
+                return Relaxed(-np.inf, at, points), by_last
+            value, point = float(values[index]), design(index)
             points.append(point)
-            costs, log_width, layers = self._totals(point)
-            tangent_slack = log_width - min_sum_log_width(tangent, self.rho0)
-            tangent_slack -= min_sum_log_width_slope(tangent, self.rho0) * (layers - tangent)
-            gradient = np.append(1.0 - costs / self.limits, tangent_slack / scale[-1])
+            measure = self._measure(point)
+            tangent_slack = measure.log_width - min_sum_log_width(tangent, self.rho0)
+            tangent_slack -= min_sum_log_width_slope(tangent, self.rho0) * (measure.layers - tangent)
+            gradient = np.append(1.0 - measure.costs / self.limits, tangent_slack / scale[costs])
+            if free.any():
+                taken = self._taken(box, at.stages, spread, point, measure)[free]
+                gradient = np.concatenate([gradient, taken / scale[costs + 1 :]])
             cuts = [*cuts[1 - BUNDLE :], (current, value, gradient)]
             if value < best:
-                center, best, weight = current, value, 2.0 * weight
+                center, best, weight, chosen = current, value, 2.0 * weight, point
             else:
                 weight /= 2.0
             if best <= target or time.perf_counter() > deadline:
                 break
             if not weight:
-                weight = (value - target) / max(float(gradient @ gradient), 1e-12)
+                reach = value - target if np.isfinite(target) else abs(value)
+                weight = reach / max(float(gradient @ gradient), 1e-12)
             current = _proximal_step(cuts, center, weight)
-        return Relaxed(best, multipliers(center), points)
+        return Relaxed(best, multipliers(center), points, chosen), by_last
 
-    def refine(self, box: Box, start: Multipliers, target: float, deadline: float = np.inf) -> Iterator[Relaxed]:
-        """The bound of :meth:`bound` over the box, then tightened by splitting it, step by step:
-        best first, the piece with the highest bound is cut at the geometric middle of the width
-        whose range raises the weights ``W`` most (the last stage's, mostly), and each half is
-        bounded from its parent's multipliers (at most its parent's bound). Pieces at most
-        ``target`` are closed. After the whole box and after each cut, yields the bound so far
-        (the highest open piece's; ``-inf`` when every piece closed) with the designs the DPs of
-        that step chose; stops when no piece is open or the highest one cannot be cut (the caller stops
-        asking at its time limit)."""
-        root = self.bound(box, start, target, deadline=deadline)
-        heap = [(-root.bound, 0, box, root.multipliers)] if root.bound > target else []
-        yield Relaxed(root.bound if heap else -np.inf, root.multipliers, root.points)
+    def _taken(
+        self, box: Box, nu: np.ndarray, spread: Spread | None, point: dict[str, int], measure: _Measure
+    ) -> np.ndarray:
+        """The subgradient of the bound in each ``nu_j`` at a design: ``S_j`` less the bound ``phi_j`` took."""
+        assert spread is not None
+        slopes = []
+        for j, name in enumerate(self.channels):
+            position = point[name] - box[name][0]
+            low, high = spread.low[j], spread.high[j]
+            above = self.stage_factor(j, box)[position] > nu[j]
+            side = high if above else low
+            slopes.append(measure.stages[j] - float(side[min(position, len(side) - 1)]))
+        return np.array(slopes)
+
+    def refine(
+        self, box: Box, start: Multipliers, target: float, penalty: Callable[[Box], float], deadline: float = np.inf
+    ) -> Iterator[Relaxed]:
+        """Bounds of the objective over the box, ever tighter: :meth:`bound` with the split
+        (:class:`Spread` from the box's :meth:`ceiling`; ``nu`` starts from ``start``'s for the last
+        entropy stage, the only one whose spread depends on its width, and from the box's widest
+        ``A_j`` for the others, the plain bound) less the box's least depth penalty
+        (``penalty``), then tightened by cutting it, step by step: best first, the piece with the
+        highest bound is cut in two (:meth:`_halves`), and each half is bounded from its parent's
+        multipliers with its own spread and penalty (at most its parent's bound). Pieces whose
+        objective is at most ``target`` are closed. After the whole box and after each cut, yields
+        the bound so far (the highest open piece's; ``-inf`` when every piece closed) with the
+        designs the DPs of that step chose; stops when no piece is open or the highest one cannot
+        be cut (the caller stops asking at its time limit)."""
+        last = self.stage_factor(len(self.ends) - 1, box)
+        if last[-1] > last[0]:
+            ceiling = self.ceiling(box, start, deadline)
+        else:  # a fixed last width (a head conv): no split pays for the ceiling's DPs
+            ceiling = Ceiling(np.inf, np.full(len(self.grids[self.last]), np.inf))
+
+        def bounded(piece: Box, multipliers: Multipliers, iterations: int) -> tuple[Relaxed, float, Spread]:
+            least = penalty(piece)
+            spread = self.spread(piece, target + least, ceiling)
+            relaxed = self.bound(piece, multipliers, target + least, iterations, deadline, spread)
+            return relaxed, least, spread
+
+        tops = [self.stage_factor(j, box)[-1] for j in range(len(self.ends) - 1)]
+        root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), ITERATIONS)
+        heap = [(-(root.bound - least), 0, box, root, least, spread)] if root.bound - least > target else []
+        yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
         while heap:
-            parent, _, piece, multipliers = heap[0]
-            halves = self._halves(piece)
+            parent, _, piece, relaxed, least, spread = heap[0]
+            halves = self._halves(piece, relaxed, least, spread)
             if halves is None:
                 return
             heapq.heappop(heap)
             points = []
             for half in halves:
-                relaxed = self.bound(half, multipliers, target, PIECE_ITERATIONS, deadline)
-                points += relaxed.points
+                child, least, spread = bounded(half, relaxed.multipliers, PIECE_ITERATIONS)
+                points += child.points
                 evaluated += 1
-                if relaxed.bound > target:
-                    heapq.heappush(heap, (max(-relaxed.bound, parent), evaluated, half, relaxed.multipliers))
+                if child.bound - least > target:
+                    heapq.heappush(heap, (max(-(child.bound - least), parent), evaluated, half, child, least, spread))
             yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points)
 
-    def _halves(self, box: Box) -> tuple[Box, Box] | None:
-        """The box cut in two at the geometric middle of the stem or stage width whose range raises
-        the weights most (``None`` when none has a range that does)."""
-        top = self.weights(box).sum()
+    def _halves(self, box: Box, relaxed: Relaxed, least: float, spread: Spread) -> tuple[Box, Box] | None:
+        """The box cut in two where the design the DP chose at its bound exploits the relaxation
+        most: when its depth penalty exceeds the box's least (``least``) by more than its split
+        entropy (:class:`Spread`) exceeds its entropy, the middle of the range of the penalised
+        depth farthest from their mean; else the geometric middle of the stem or stage width whose
+        range raises the weights most. ``None`` when neither can be cut."""
+        depths = self._penalised(box, relaxed.chosen)
+        if depths is not None and self.space.penalty(depths[1]) - least > self._split_excess(box, relaxed, spread):
+            name = depths[0]
+            low, high = box[name]
+            middle = (low + high + 1) // 2
+            return {**box, name: (low, middle - 1)}, {**box, name: (middle, high)}
+        top = self.top_weights(box).sum()
         gains = {}
         for name in ["stem", *(f"width{s}" for s in range(1, self.m + 1))]:
             low, high = box[name]
             if high > low:
-                gains[name] = top - self.weights({**box, name: (low, low)}).sum()
+                gains[name] = top - self.top_weights({**box, name: (low, low)}).sum()
         if not gains or max(gains.values()) <= 0:
             return None
         name = max(gains, key=gains.__getitem__)
@@ -332,11 +522,43 @@ class Relaxation:
         middle = min(max(middle, low + 1), high)
         return {**box, name: (low, middle - 1)}, {**box, name: (middle, high)}
 
-    def _totals(self, point: dict[str, int]) -> tuple[np.ndarray, float, float]:
-        """Costs, sum of log-widths and layer count of one design."""
-        totals = self.evaluate({name: np.array([i]) for name, i in point.items()}).totals
-        costs = np.array([float(totals[name][0]) for name in self.costs])
-        return costs, float(totals["log_width"][0]), float(totals["layers"][0])
+    def _penalised(self, box: Box, point: dict[str, int]) -> tuple[str, np.ndarray] | None:
+        """Of the design's penalised depths whose range in the box can be cut, the one farthest from
+        their mean, with every stage's depth (``None`` when none can be cut)."""
+        if not point:
+            return None
+        names = [f"depth{s}" for s in range(1, self.m + 1)]
+        depths = np.array([self.grids[name][point[name]] for name in names])
+        counted = list(self.space.penalty.counted(np.array(names)))
+        values = self.space.penalty.counted(depths)
+        open_ = [k for k, name in enumerate(counted) if box[name][1] > box[name][0]]
+        if not open_:
+            return None
+        farthest = max(open_, key=lambda k: abs(values[k] - values.mean()))
+        return counted[farthest], depths
+
+    def _split_excess(self, box: Box, relaxed: Relaxed, spread: Spread) -> float:
+        """How far the split's terms exceed the entropy at the design the DP chose."""
+        point, nu = relaxed.chosen, relaxed.multipliers.stages
+        if not point:
+            return 0.0
+        stages = self._measure(point).stages
+        split = self._split(box, nu, spread)
+        excess = 0.0
+        for j, name in enumerate(self.channels):
+            position = point[name] - box[name][0]
+            excess += (nu[j] - float(self.stage_factor(j, box)[position])) * stages[j] + float(split[name][position])
+        return excess
+
+    def _measure(self, point: dict[str, int]) -> _Measure:
+        """Costs, sum of log-widths, layer count and every ``S_j`` of one design (indices)."""
+        parts = self.evaluate.parts({name: np.array([index]) for name, index in point.items()})
+        log_widths = np.array([float(part["log_width"][0]) for part in parts])
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        costs = np.array([float(total[name][0]) for name in self.costs])
+        return _Measure(costs, float(total["log_width"][0]), float(total["layers"][0]), log_widths @ self.counts)
 
 
 def _proximal_step(cuts: list[tuple[np.ndarray, float, np.ndarray]], center: np.ndarray, weight: float) -> np.ndarray:

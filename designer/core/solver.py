@@ -52,9 +52,9 @@ how far below the optimum it can be. Large batches are bounded in chunks on a fe
 
 The first-order bound is weak over large boxes, so in the whole default space the best open bound
 stays far above the optimum for long. A Lagrangian relaxation of the whole space, solved by
-dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about ten
-percent; as it costs tenths of a second per evaluation there, far more than a box's first-order
-bound, it is not used on boxes: when branch and bound has not finished by the last
+dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about five
+percent at the ResNet-50 budget; as it costs tenths of a second per evaluation there, far more than
+a box's first-order bound, it is not used on boxes: when branch and bound has not finished by the last
 :data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the root, which
 is refined step by step between batches while its bound is below the best open box's (so that a
 branch and bound about to finish keeps its pace). The reported bound is the lower of the two (the
@@ -319,6 +319,11 @@ class _Problem:
         t = np.stack(candidates, -1)[:, :, None]
         spread = ((np.clip(t, lows[:, None, :], highs[:, None, :]) - t) ** 2).sum(-1).min(-1)
         return self.space.penalty.of_variance(spread / len(self.depths))
+
+    def box_penalty(self, box: Box) -> float:
+        """:meth:`min_penalty` of one box as :class:`Relaxation` takes it."""
+        lo, hi = ({name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1))
+        return float(self.min_penalty(lo, hi)[0])
 
     def linear_bound(self, lo: Index, hi: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First-order bound on the entropy of feasible designs of each box, each branched
@@ -702,18 +707,13 @@ class _Search:
         if box is None:
             yield -np.inf
             return
-        lo, hi = ({name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1))
-        penalty = float(problem.min_penalty(lo, hi)[0])
-        incumbent = {name: np.array([self.best_point[d]]) for d, name in enumerate(problem.dims)}
-        design = problem.evaluate({**incumbent, problem.last: np.array([self.best_last])})
+        incumbent = {name: int(self.best_point[d]) for d, name in enumerate(problem.dims)}
         relaxation = problem.relaxation
-        start = relaxation.start(
-            float(design.entropy[0]), float(design.totals["log_width"][0]), float(design.totals["layers"][0])
-        )
+        start = relaxation.start({**incumbent, problem.last: self.best_last})
         deadline = np.inf if self.time_limit is None else self.start + self.time_limit - self.step
-        for relaxed in relaxation.refine(box, start, self.best_value + penalty, deadline):
+        for relaxed in relaxation.refine(box, start, self.best_value, problem.box_penalty, deadline):
             self.offer(np.array([[point[name] for name in problem.dims] for point in relaxed.points]))
-            yield relaxed.bound - penalty
+            yield relaxed.bound
 
     def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
         """Best-first branch and bound until no open box can beat the incumbent (returns its

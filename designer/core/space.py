@@ -156,6 +156,12 @@ class SearchSpace:
             grids[f"depth{s}"] = np.arange(1, (self.first_depth if s == 1 else self.max_depth) + 1)
         return grids
 
+    def entropy_ends(self) -> list[int]:
+        """Where each entropy stage ends, in order: after the stem (0) or body stage ``s``, the last
+        one and each that the next stage down-samples from."""
+        m = self.body_stages
+        return [s for s in range(m + 1) if s == m or self.strides[s] == 2]
+
     def previous(self, s: int) -> str:
         """The variable giving body stage ``s``'s input width."""
         return "stem" if s == 1 else f"width{s - 1}"
@@ -265,16 +271,17 @@ class SearchSpace:
         """
         res = self.stage_resolutions
         weights = iter(self.alpha)
+        ends = self.entropy_ends()
         total = stem
         entropy: Any = 0.0
-        if self.strides[0] == 2:
+        if 0 in ends:
             entropy = next(weights) * stage_entropy(res[0], stem_channels, total["log_width"])
         m = len(stages)
         for s, ((first, rest), depth) in enumerate(zip(stages, depths), start=1):
             total = total + first + rest * (np.asarray(depth, dtype=float) - 1)
             if s == m:
                 total = total + head
-            if s == m or self.strides[s] == 2:
+            if s in ends:
                 entropy = entropy + next(weights) * stage_entropy(res[s], channels[s - 1], total["log_width"])
         counts = np.stack(np.broadcast_arrays(*depths), -1)
         return Evaluation(entropy, design_objective(entropy, counts, self.penalty), total)
@@ -519,6 +526,14 @@ class GridEvaluator:
 
     def _part(self, tables: list[Table], index: dict[str, np.ndarray]) -> Terms:
         return _sum([table.take(index) for table in tables])
+
+    def parts(self, index: dict[str, np.ndarray]) -> list[Terms]:
+        """Totals of each part, in the order stem, (first block, further blocks) per body stage, head."""
+        totals = [self._part(self.stem, index)]
+        for s, (first, rest) in enumerate(self.stages, start=1):
+            depth = self.grids[f"depth{s}"][index[f"depth{s}"]]
+            totals += [self._part(first, index), self._part(rest, index) * (depth - 1)]
+        return [*totals, self._part(self.head, index)]
 
     def prefix(self, index: dict[str, np.ndarray]) -> Terms:
         """Totals of the stem and every body stage but the last."""
