@@ -11,6 +11,10 @@ design (a ``designer solve`` with a time limit), then bounds, with the relaxatio
 * both;
 * the widths fixed and every stage's depth within one block of the design's, then fixed at it.
 
+Last, the whole space is bounded as the solver does it (:meth:`Relaxation.refine`, from that design,
+closing what cannot beat it) for each of ``--refine-seconds``: how far the bound gets in a given
+time, without the solver's search around it.
+
 A bound near the design's objective in a box says the relaxation is tight there (the dual stops
 once it is below: the box is then closed); what each
 restriction removes from the root's gap is what a relaxation that handled it exactly could gain.
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+import designer.core.relaxation as relaxation_module
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
@@ -66,9 +71,10 @@ def _restricted(
 
 
 def gap_rows(
-    request: DesignRequest, time_limit: float, depth_room: int
-) -> tuple[dict[str, object], list[dict[str, object]]]:
-    """The design found in ``time_limit`` seconds, and the relaxation's bound over each box."""
+    request: DesignRequest, time_limit: float, depth_room: int, refine_seconds: list[float]
+) -> tuple[dict[str, object], list[dict[str, object]], list[dict[str, object]]]:
+    """The design found in ``time_limit`` seconds, the relaxation's bound over each box, and the
+    solver's refinement of the whole space from that design after each of ``refine_seconds``."""
     space = SearchSpace(request)
     found = solve(space, budget_constraints(request), request.rho0, time_limit)
     problem = _Problem(space, budget_constraints(request), request.rho0)
@@ -108,8 +114,17 @@ def gap_rows(
                 ],
             }
         )
+    refined: list[dict[str, object]] = []
+    for seconds in refine_seconds:
+        began = time.perf_counter()
+        steps = 0
+        for step in relaxation.refine(root, start, objective, began + seconds):
+            bound, steps = step.bound, steps + 1
+            if time.perf_counter() > began + seconds:
+                break
+        refined.append({"seconds": seconds, "bound": bound, "gap": (bound - objective) / objective, "steps": steps})
     found_row = {"objective": objective, "entropy": found.entropy, "gap": found.gap, "point": found.point}
-    return found_row, rows
+    return found_row, rows, refined
 
 
 def main() -> None:
@@ -120,19 +135,34 @@ def main() -> None:
     parser.add_argument("--params", default="25.55M")
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds of the solve that finds the design")
     parser.add_argument("--depth-room", type=int, default=2)
+    parser.add_argument(
+        "--buckets",
+        type=int,
+        default=relaxation_module.BUCKETS,
+        help="the relaxation's most combinations of depth buckets (1: none, the penalty's least over the box only)",
+    )
+    parser.add_argument(
+        "--refine-seconds", type=float, nargs="*", default=[4.0, 15.0], help="time limits of the refinements"
+    )
     args = parser.parse_args()
-    if args.depth_room < 0 or args.time_limit <= 0:
-        raise DesignerError("--depth-room must be >= 0 and --time-limit > 0")
+    if args.depth_room < 0 or args.time_limit <= 0 or args.buckets < 1:
+        raise DesignerError("--depth-room must be >= 0, --time-limit > 0 and --buckets >= 1")
+    relaxation_module.BUCKETS = args.buckets
     request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
-    found, rows = gap_rows(request, args.time_limit, args.depth_room)
+    found, rows, refined = gap_rows(request, args.time_limit, args.depth_room, args.refine_seconds)
     for row in rows:
         print(f"{row['box']:<40} bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}  ({row['seconds']:.1f} s)")
+    for row in refined:
+        print(
+            f"whole space refined for {row['seconds']:g} s ({row['steps']} steps)  bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}"
+        )
     report = {
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "args": {k: str(v) for k, v in vars(args).items()},
         "design": found,
         "rows": rows,
+        "refined": refined,
     }
     atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
 

@@ -80,3 +80,21 @@ def test_depth_penalties_of_the_paper_and_the_published_code():
     assert DepthPenalty(10, "std", skip=2)(depths) == pytest.approx(10 * math.exp(np.std([12, 13, 15])))
     assert DepthPenalty(10, "std", skip=2)(depths) == pytest.approx(34.8, abs=0.05)
     assert DepthPenalty(10, "std", skip=9)(depths) == pytest.approx(10.0)  # no stage left to vary: the last alone
+
+
+@pytest.mark.parametrize("kind", ["var", "std"])
+def test_the_least_penalty_of_a_box_is_its_least_over_real_depths(kind):
+    """Random boxes of three block counts: the bound is never above the penalty of an integer
+    depth in the box, and it is the least over real depths (a grid of quarter blocks finds no
+    variance more than that grid's rounding below the bound's)."""
+    penalty = DepthPenalty(beta=10.0, kind=kind)
+    rng = np.random.default_rng(0)
+    lows = rng.integers(1, 12, size=(40, 3)).astype(float)
+    highs = lows + rng.integers(0, 6, size=(40, 3))
+    least = penalty.least(lows, highs)
+    for low, high, bound in zip(lows, highs, least):
+        integers = np.stack(np.meshgrid(*[np.arange(a, b + 1) for a, b in zip(low, high)]), -1).reshape(-1, 3)
+        assert bound <= penalty(integers).min() * (1 + 1e-12)
+        reals = np.stack(np.meshgrid(*[np.arange(a, b + 0.01, 0.25) for a, b in zip(low, high)]), -1).reshape(-1, 3)
+        finest = np.var(reals, axis=-1).min()
+        assert penalty.of_variance(max(finest - 0.1, 0.0)) <= bound <= penalty.of_variance(finest) * (1 + 1e-12)

@@ -93,7 +93,8 @@ def test_a_one_design_box_gives_its_lagrangian(family, base, extra, constraints,
 
 @pytest.mark.parametrize("family, base, extra, constraints, rho0", CASES)
 def test_a_box_bounds_the_lagrangian_of_every_design_in_it(family, base, extra, constraints, rho0):
-    """For any stage weights, given bounds on the stage sums that hold for the box's designs."""
+    """For any stage weights, given bounds on the stage sums that hold for the box's designs (less
+    each design's depth penalty beyond the box's least, at most what the DP charges it)."""
     space, problem, values, index, evaluation, limits = setup(family, base, extra, constraints, rho0)
     sums = stage_sums(problem, index)
     rng = np.random.default_rng(1)
@@ -109,7 +110,11 @@ def test_a_box_bounds_the_lagrangian_of_every_design_in_it(family, base, extra, 
             continue
         spread = Spread([np.array([v]) for v in sums[inside].min(0)], [np.array([v]) for v in sums[inside].max(0)])
         value, point = problem.relaxation.value(box, multipliers, spread)
-        assert value >= lagrangian(evaluation, limits, multipliers, rho0)[inside].max() - 1e-9 * abs(value)
+        # the DP charges each design the penalty of its depth buckets beyond the box's least
+        excess = space.penalty(np.stack([values[f"depth{s}"] for s in range(1, space.body_stages + 1)], -1))
+        excess -= problem.relaxation.least_penalty(box)
+        expected = lagrangian(evaluation, limits, multipliers, rho0) - excess
+        assert value >= expected[inside].max() - 1e-9 * abs(value)
         assert all(a <= point[name] <= b for name, (a, b) in box.items())
         assert space.ordered({name: problem.grids[name][[i]] for name, i in point.items()})[0]
 
@@ -137,7 +142,7 @@ def test_the_refined_bound_is_at_least_the_optimum(family, base, extra, constrai
     j = np.random.default_rng(2).choice(np.flatnonzero(ok))
     box = {name: (0, len(grid) - 1) for name, grid in problem.grids.items()}
     start = problem.relaxation.start(design(index, j))
-    refined = problem.relaxation.refine(box, start, float(evaluation.objective[j]), problem.box_penalty)
+    refined = problem.relaxation.refine(box, start, float(evaluation.objective[j]))
     bounds = [relaxed.bound for relaxed in refined]
     assert len(bounds) > 1 and bounds == sorted(bounds, reverse=True)
     if evaluation.objective[j] < optimum:  # else every piece may close

@@ -110,6 +110,29 @@ class DepthPenalty:
     def __call__(self, depths: Any) -> Any:
         return self.of_variance(np.var(self.counted(np.asarray(depths, dtype=float)), axis=-1))
 
+    def least(self, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
+        """The least penalty over boxes of the counted block counts (ranges ``[lows, highs]``,
+        counted stages on the last axis): a valid lower bound of the penalty in each box.
+
+        ``n * min Var = min_t sum_i dist(t, [lo_i, hi_i])^2``, a convex piecewise quadratic in ``t``
+        with breakpoints at the range ends: its minimum is at a breakpoint or at the stationary
+        point of one segment, all of which are tried.
+        """
+        lows, highs = np.asarray(lows, dtype=float), np.asarray(highs, dtype=float)
+        points = np.sort(np.concatenate([lows, highs], -1), -1)
+        candidates = [points[..., j] for j in range(points.shape[-1])]
+        for j in range(points.shape[-1] - 1):
+            a, b = points[..., j], points[..., j + 1]
+            t = ((a + b) / 2)[..., None]
+            above, below = t > highs, t < lows
+            count = above.sum(-1) + below.sum(-1)
+            total = np.where(above, highs, 0).sum(-1) + np.where(below, lows, 0).sum(-1)
+            stationary = np.clip(total / np.maximum(count, 1), a, b)
+            candidates.append(np.where(count > 0, stationary, t[..., 0]))
+        t = np.stack(candidates, -1)[..., None]
+        spread = ((np.clip(t, lows[..., None, :], highs[..., None, :]) - t) ** 2).sum(-1).min(-1)
+        return self.of_variance(spread / lows.shape[-1])
+
 
 def design_objective(entropy: Any, depths: Any, penalty: DepthPenalty) -> Any:
     """The MP's objective: multi-scale entropy minus the depth penalty (stage depths on the last axis)."""

@@ -297,33 +297,10 @@ class _Problem:
 
     # --- bounds ---------------------------------------------------------------------------------
     def min_penalty(self, lo: Index, hi: Index) -> np.ndarray:
-        """The least depth penalty over the box's depth ranges: a valid lower bound.
-
-        The penalty grows with the variance of the counted stages' depths, and
-        ``m * min Var = min_t sum_i dist(t, [lo_i, hi_i])^2``, a convex piecewise quadratic in
-        ``t`` with breakpoints at the range ends: its minimum is at a breakpoint or at the
-        stationary point of one segment, all of which are tried.
-        """
+        """The least depth penalty over each box's depth ranges (:meth:`DepthPenalty.least`)."""
         lows = np.stack([self.value(n, lo[n]) for n in self.depths], -1)
         highs = np.stack([self.value(n, hi[n]) for n in self.depths], -1)
-        points = np.sort(np.concatenate([lows, highs], -1), -1)
-        candidates = [points[:, j] for j in range(points.shape[1])]
-        for j in range(points.shape[1] - 1):
-            a, b = points[:, j], points[:, j + 1]
-            t = ((a + b) / 2)[:, None]
-            above, below = t > highs, t < lows
-            count = above.sum(-1) + below.sum(-1)
-            total = np.where(above, highs, 0).sum(-1) + np.where(below, lows, 0).sum(-1)
-            stationary = np.clip(total / np.maximum(count, 1), a, b)
-            candidates.append(np.where(count > 0, stationary, t[:, 0]))
-        t = np.stack(candidates, -1)[:, :, None]
-        spread = ((np.clip(t, lows[:, None, :], highs[:, None, :]) - t) ** 2).sum(-1).min(-1)
-        return self.space.penalty.of_variance(spread / len(self.depths))
-
-    def box_penalty(self, box: Box) -> float:
-        """:meth:`min_penalty` of one box as :class:`Relaxation` takes it."""
-        lo, hi = ({name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1))
-        return float(self.min_penalty(lo, hi)[0])
+        return self.space.penalty.least(lows, highs)
 
     def linear_bound(self, lo: Index, hi: Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First-order bound on the entropy of feasible designs of each box, each branched
@@ -711,7 +688,7 @@ class _Search:
         relaxation = problem.relaxation
         start = relaxation.start({**incumbent, problem.last: self.best_last})
         deadline = np.inf if self.time_limit is None else self.start + self.time_limit - self.step
-        for relaxed in relaxation.refine(box, start, self.best_value, problem.box_penalty, deadline):
+        for relaxed in relaxation.refine(box, start, self.best_value, deadline):
             self.offer(np.array([[point[name] for name in problem.dims] for point in relaxed.points]))
             yield relaxed.bound
 
