@@ -68,12 +68,13 @@ def _step_distance(coords: np.ndarray | None, axis: int, ndim: int, step: int) -
 
 
 def _weighted_median(estimates: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    order = np.argsort(estimates, axis=0)
-    values = np.take_along_axis(estimates, order, 0)
-    cumulative = np.cumsum(np.take_along_axis(weights, order, 0), axis=0)
-    total = cumulative[-1]
-    pick = np.argmax(cumulative >= total / 2, axis=0)
-    median = np.take_along_axis(values, pick[None], 0)[0]
+    """Each node's weighted median of its estimates (on the last axis, where sorting is contiguous)."""
+    order = np.argsort(estimates, axis=-1)
+    values = np.take_along_axis(estimates, order, -1)
+    cumulative = np.cumsum(np.take_along_axis(weights, order, -1), axis=-1)
+    total = cumulative[..., -1]
+    pick = np.argmax(cumulative >= total[..., None] / 2, axis=-1)
+    median = np.take_along_axis(values, pick[..., None], -1)[..., 0]
     return np.where(total > 0, median, np.nan)
 
 
@@ -103,7 +104,7 @@ def local_estimates(values: np.ndarray, known: np.ndarray, coords: Sequence[np.n
             weights.append(weight)
     if not estimates:
         return np.full(values.shape, np.nan)
-    return _weighted_median(np.stack(estimates), np.stack(weights))
+    return _weighted_median(np.stack(estimates, -1), np.stack(weights, -1))
 
 
 def _line_estimate(
