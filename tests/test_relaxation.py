@@ -152,7 +152,7 @@ def test_the_refined_bound_is_at_least_the_optimum(family, base, extra, constrai
 def test_root_bound_at_the_resnet50_budget_is_within_six_percent():
     """From the published DeepMAD-R50 (feasible at its budget), eight DPs for the ceiling and fifteen
     for the bound bound the whole space within 6 % of the best design known there (ours,
-    docs/deepmad; 4.4 % when written); the first-order bound is nearly three times that design's
+    docs/deepmad; 3.7 % when written); the first-order bound is nearly three times that design's
     objective."""
     space = SearchSpace(DesignRequest(family="bottleneck", flops=4.13e9, params=25.55e6))
     problem = _Problem(space, [flops_limit(4.13e9), params_limit(25.55e6)], 0.3)
