@@ -145,8 +145,8 @@ def main() -> None:
         "--refine-seconds", type=float, nargs="*", default=[4.0, 15.0], help="time limits of the refinements"
     )
     args = parser.parse_args()
-    if args.depth_room < 0 or args.time_limit <= 0 or args.buckets < 1:
-        raise DesignerError("--depth-room must be >= 0, --time-limit > 0 and --buckets >= 1")
+    if args.depth_room < 0 or args.time_limit <= 0 or args.buckets < 1 or min(args.refine_seconds, default=1) <= 0:
+        raise DesignerError("--depth-room must be >= 0, --time-limit and --refine-seconds > 0 and --buckets >= 1")
     relaxation_module.BUCKETS = args.buckets
     request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
     found, rows, refined = gap_rows(request, args.time_limit, args.depth_room, args.refine_seconds)

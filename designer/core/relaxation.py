@@ -62,10 +62,12 @@ that make the Lagrangian stationary at a known design (:meth:`Relaxation.start`)
 Refinement
 ----------
 The split is loose for designs whose ``C_j`` is far from the one ``nu_j`` fits, most of all for the
-last stage (its weight is 8 by default): cutting the box in pieces along that width, each bounded
-on its own with its own ``nu`` and spread, tightens the bound (:meth:`Relaxation.refine`): best
-first, for as long as the caller asks (there is no cap on the pieces, so a longer time limit
-keeps lowering the bound).
+last stage (its weight is 8 by default), and the buckets for designs whose depths are spread within
+them: cutting the box in pieces, each bounded on its own with its own ``nu``, spread and least
+penalty, tightens the bound (:meth:`Relaxation.refine`). A piece is cut along a penalised depth
+where the design its DP chose draws more from the penalty's slack than from the split's, else
+along the width that raises the widest ``A_j`` most; best first, for as long as the caller asks
+(there is no cap on the pieces, so a longer time limit keeps lowering the bound).
 """
 
 from __future__ import annotations
@@ -379,19 +381,20 @@ class Relaxation:
         return [{**box, name: (int(a), int(b) - 1)} for a, b in zip(edges, edges[1:])]
 
     def _excess_penalty(self, box: Box, combinations: list[tuple[int, ...]], buckets: list[list[Box]]) -> np.ndarray:
-        """Each combination of depth buckets' least penalty above the box's least."""
-        pieces = [buckets[int(name[5:]) - 1] for name in self.counted]
-        ends = np.array(
-            [[[self.grids[name][piece[b][name][k]] for name, piece, b in zip(self.counted, pieces, c)] for k in (0, 1)]
-             for c in combinations]
-        )  # fmt: skip
-        return self.space.penalty.least(ends[:, 0], ends[:, 1]) - self.least_penalty(box)
+        """Each combination of depth buckets' least penalty above the box's least (a combination
+        holds a bucket of every penalised stage, in order)."""
+        stages = [s for s in range(1, self.m + 1) if f"depth{s}" in self.counted]
+        ranges = [[buckets[s - 1][b][f"depth{s}"] for s, b in zip(stages, c)] for c in combinations]
+        return self._least(ranges) - self.least_penalty(box)
 
     def least_penalty(self, box: Box) -> float:
         """The least depth penalty over the box (:meth:`DepthPenalty.least`)."""
-        lows = np.array([self.grids[name][box[name][0]] for name in self.counted])
-        highs = np.array([self.grids[name][box[name][1]] for name in self.counted])
-        return float(self.space.penalty.least(lows, highs))
+        return float(self._least([[box[name] for name in self.counted]])[0])
+
+    def _least(self, ranges: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+        """The least depth penalty over each set of index ranges of the penalised depths."""
+        ends = np.array([[self.grids[name][list(pair)] for name, pair in zip(self.counted, row)] for row in ranges])
+        return self.space.penalty.least(ends[..., 0], ends[..., 1])
 
     def value(self, box: Box, multipliers: Multipliers, spread: Spread | None = None) -> tuple[float, dict[str, int]]:
         """The Lagrangian's maximum over the box at ``multipliers`` (a bound) and a design attaining it."""
@@ -483,7 +486,7 @@ class Relaxation:
             tangent_slack = measure.log_width - min_sum_log_width(tangent, self.rho0)
             tangent_slack -= min_sum_log_width_slope(tangent, self.rho0) * (measure.layers - tangent)
             gradient = np.append(1.0 - measure.costs / self.limits, tangent_slack / scale[costs])
-            if free.any():
+            if spread is not None and free.any():
                 taken = self._taken(box, at.stages, spread, point, measure)[free]
                 gradient = np.concatenate([gradient, taken / scale[costs + 1 :]])
             cuts = [*cuts[1 - BUNDLE :], (current, value, gradient)]
@@ -499,11 +502,8 @@ class Relaxation:
             current = _proximal_step(cuts, center, weight)
         return Relaxed(best, multipliers(center), points, chosen), by_last
 
-    def _taken(
-        self, box: Box, nu: np.ndarray, spread: Spread | None, point: dict[str, int], measure: _Measure
-    ) -> np.ndarray:
+    def _taken(self, box: Box, nu: np.ndarray, spread: Spread, point: dict[str, int], measure: _Measure) -> np.ndarray:
         """The subgradient of the bound in each ``nu_j`` at a design: ``S_j`` less the bound ``phi_j`` took."""
-        assert spread is not None
         slopes = []
         for j, name in enumerate(self.channels):
             position = point[name] - box[name][0]
@@ -517,8 +517,9 @@ class Relaxation:
         """Bounds of the objective over the box, ever tighter: :meth:`bound` with the split
         (:class:`Spread` from the box's :meth:`ceiling`; ``nu`` starts from ``start``'s for the last
         entropy stage, the only one whose spread depends on its width, and from the box's widest
-        ``A_j`` for the others, the plain bound) less the box's least depth penalty, then tightened by cutting it, step by step: best first, the piece with the
-        highest bound is cut in two (:meth:`_halves`), and each half is bounded from its parent's
+        ``A_j`` for the others, the plain bound) less the box's least depth penalty, then tightened
+        by cutting it, step by step: best first, the piece with the highest bound is cut in two
+        (:meth:`_halves`), and each half is bounded from its parent's
         multipliers with its own spread and penalty (at most its parent's bound). Pieces whose
         objective is at most ``target`` are closed. After the whole box and after each cut, yields
         the bound so far (the highest open piece's; ``-inf`` when every piece closed) with the
@@ -588,15 +589,13 @@ class Relaxation:
         their mean, with every stage's depth (``None`` when none can be cut)."""
         if not point:
             return None
-        names = [f"depth{s}" for s in range(1, self.m + 1)]
-        depths = np.array([self.grids[name][point[name]] for name in names])
-        counted = list(self.space.penalty.counted(np.array(names)))
+        depths = np.array([self.grids[f"depth{s}"][point[f"depth{s}"]] for s in range(1, self.m + 1)])
         values = self.space.penalty.counted(depths)
-        open_ = [k for k, name in enumerate(counted) if box[name][1] > box[name][0]]
+        open_ = [k for k, name in enumerate(self.counted) if box[name][1] > box[name][0]]
         if not open_:
             return None
         farthest = max(open_, key=lambda k: abs(values[k] - values.mean()))
-        return counted[farthest], depths
+        return self.counted[farthest], depths
 
     def _split_excess(self, box: Box, relaxed: Relaxed, spread: Spread) -> float:
         """How far the split's terms exceed the entropy at the design the DP chose."""
@@ -615,9 +614,7 @@ class Relaxation:
         """Costs, sum of log-widths, layer count and every ``S_j`` of one design (indices)."""
         parts = self.evaluate.parts({name: np.array([index]) for name, index in point.items()})
         log_widths = np.array([float(part["log_width"][0]) for part in parts])
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
+        total = sum(parts[1:], parts[0])
         costs = np.array([float(total[name][0]) for name in self.costs])
         return _Measure(costs, float(total["log_width"][0]), float(total["layers"][0]), log_widths @ self.counts)
 

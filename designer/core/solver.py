@@ -53,13 +53,13 @@ how far below the optimum it can be. Large batches are bounded in chunks on a fe
 The first-order bound is weak over large boxes, so in the whole default space the best open bound
 stays far above the optimum for long. A Lagrangian relaxation of the whole space, solved by
 dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about five
-percent at the ResNet-50 budget; as it costs tenths of a second per evaluation there, far more than
-a box's first-order bound, it is not used on boxes: when branch and bound has not finished by the last
-:data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the root, which
-is refined step by step between batches while its bound is below the best open box's (so that a
-branch and bound about to finish keeps its pace). The reported bound is the lower of the two (the
-optimum is proven if the relaxation's falls to the best design's value), and the designs the
-relaxation chooses are offered to the search for better designs.
+percent at the ResNet-50 budget; as it costs tenths of a second per evaluation there, far more
+than a box's first-order bound, it is not used on boxes: when branch and bound has not finished
+by the last :data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the
+root, which is refined step by step between batches while its bound is below the best open box's
+(so that a branch and bound about to finish keeps its pace). The reported bound is the lower of
+the two (the optimum is proven if the relaxation's falls to the best design's value), and the
+designs the relaxation chooses are offered to the search for better designs.
 """
 
 from __future__ import annotations
