@@ -12,7 +12,7 @@ from designer.core.structure import arch_layers
 from latency.measure.validate import random_point
 from latency.predict.cache import load_predictor
 from latency.predict.check import holdout_check
-from latency.predict.completion import complete, local_estimates
+from latency.predict.completion import _weighted_median, complete, local_estimates
 from latency.predict.ops import OpKey
 from latency.predict.predictor import INDEX_LIMIT, Predictor, predict_keys, snap_up
 
@@ -222,3 +222,20 @@ def test_a_node_between_measured_nodes_of_its_line_is_interpolated_not_carried_f
     filled = complete(np.where(known, measured, 0.0), known, coords, np.zeros(known.shape))
     between = np.interp(widths, widths[[1, 8]], measured[1, [1, 8]])
     np.testing.assert_allclose(filled[1, 2:8], between[2:8], atol=0.05)
+
+
+def test_the_weighted_median_of_the_estimates_ignores_those_without_weight():
+    # most estimates of most nodes have no weight; the median over the weighted ones alone is the
+    # weighted median over all of them, taken here the plain way (every estimate sorted)
+    rng = np.random.default_rng(0)
+    shape = (40, 30)
+    estimates = [rng.normal(size=shape).round(1) for _ in range(25)]  # rounded: ties between estimates
+    weights = [np.where(rng.random(shape) < 0.1, rng.choice([0.5, 1.0, 2.0], size=shape), 0.0) for _ in range(25)]
+    stacked, stacked_weights = np.stack(estimates, -1), np.stack(weights, -1)
+    order = np.argsort(stacked, axis=-1, kind="stable")
+    cumulative = np.cumsum(np.take_along_axis(stacked_weights, order, -1), -1)
+    pick = np.argmax(cumulative >= cumulative[..., -1:] / 2, -1)
+    plain = np.take_along_axis(np.take_along_axis(stacked, order, -1), pick[..., None], -1)[..., 0]
+    plain = np.where(cumulative[..., -1] > 0, plain, np.nan)
+    assert np.isnan(plain).any() and np.isfinite(plain).any()
+    np.testing.assert_array_equal(_weighted_median(estimates, weights), plain)

@@ -67,15 +67,34 @@ def _step_distance(coords: np.ndarray | None, axis: int, ndim: int, step: int) -
     return np.abs(coords[index] - coords).reshape(shape)
 
 
-def _weighted_median(estimates: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Each node's weighted median of its estimates (on the last axis, where sorting is contiguous)."""
-    order = np.argsort(estimates, axis=-1)
-    values = np.take_along_axis(estimates, order, -1)
-    cumulative = np.cumsum(np.take_along_axis(weights, order, -1), axis=-1)
+def _weighted_median(estimates: Sequence[np.ndarray], weights: Sequence[np.ndarray]) -> np.ndarray:
+    """Each node's weighted median of its estimates (one array per estimate, all of the grid's shape).
+
+    Only estimates of positive weight can be the median (the first whose cumulative weight
+    reaches half the total has weight), and most nodes have few of them, so each node's are
+    gathered into a short row first (``inf`` with no weight pads it): the same median as over
+    all of them, without sorting a row per estimate source at every node."""
+    shape = estimates[0].shape
+    positive = [(weight > 0).ravel() for weight in weights]
+    count = np.zeros(int(np.prod(shape)), dtype=np.int64)
+    for mask in positive:
+        count += mask
+    width = max(int(count.max(initial=0)), 1)
+    gathered = np.full((len(count), width), np.inf)
+    gathered_weights = np.zeros((len(count), width))
+    count[:] = 0
+    for estimate, weight, mask in zip(estimates, weights, positive):
+        rows = np.flatnonzero(mask)
+        gathered[rows, count[rows]] = estimate.ravel()[rows]
+        gathered_weights[rows, count[rows]] = weight.ravel()[rows]
+        count[rows] += 1
+    order = np.argsort(gathered, axis=-1)
+    values = np.take_along_axis(gathered, order, -1)
+    cumulative = np.cumsum(np.take_along_axis(gathered_weights, order, -1), axis=-1)
     total = cumulative[..., -1]
     pick = np.argmax(cumulative >= total[..., None] / 2, axis=-1)
     median = np.take_along_axis(values, pick[..., None], -1)[..., 0]
-    return np.where(total > 0, median, np.nan)
+    return np.where(total > 0, median, np.nan).reshape(shape)
 
 
 def local_estimates(values: np.ndarray, known: np.ndarray, coords: Sequence[np.ndarray | None]) -> np.ndarray:
@@ -104,7 +123,7 @@ def local_estimates(values: np.ndarray, known: np.ndarray, coords: Sequence[np.n
             weights.append(weight)
     if not estimates:
         return np.full(values.shape, np.nan)
-    return _weighted_median(np.stack(estimates, -1), np.stack(weights, -1))
+    return _weighted_median(estimates, weights)
 
 
 def _line_estimate(
