@@ -187,6 +187,8 @@ class Relaxation:
         self.stages = [(self._stack(first), self._stack(rest)) for first, rest in evaluator.stages]
         self.counted = list(self.space.penalty.counted(np.array([f"depth{s}" for s in range(1, self.m + 1)])))
         """The depths the penalty reads."""
+        self.dp_seconds = 0.0
+        """How long the last DP took (the estimate of the next one's time)."""
         self.ends = self.space.entropy_ends()
         self.channels = ["stem" if s == 0 else f"width{s}" for s in self.ends]
         self.counts = np.zeros((2 * self.m + 2, len(self.ends)))
@@ -434,9 +436,10 @@ class Relaxation:
         """The least Lagrangian bound found from ``start`` (its tangent point kept) by the bundle
         method, its multipliers and every design the DP chose. With a ``spread`` the ``nu`` are
         multipliers too; without, they stay as given (no split). Stops early once the bound is at
-        most ``target`` (the box holds nothing better than that) or after ``deadline``
-        (``time.perf_counter()``); the first step is sized as if the bound could reach ``target``
-        (zero when it is ``-inf``)."""
+        most ``target`` (the box holds nothing better than that), or before a DP that would end
+        past ``deadline`` (``time.perf_counter()``; each DP is taken to last as long as the last
+        one did); the first step is sized as if the bound could reach ``target`` (zero when it is
+        ``-inf``). A bound that no DP had the time for is ``inf``."""
         return self._dual(box, start, target, iterations, deadline, spread)[0]
 
     def _dual(
@@ -474,8 +477,12 @@ class Relaxation:
         best, weight, chosen = np.inf, 0.0, {}
         by_last = np.full(box[self.last][1] - box[self.last][0] + 1, np.inf)
         for _ in range(iterations):
+            if time.perf_counter() + self.dp_seconds > deadline:
+                break
             at = multipliers(current)
+            began = time.perf_counter()
             values, design = self.by_last(box, at, spread, penalised)
+            self.dp_seconds = time.perf_counter() - began
             by_last = np.minimum(by_last, values)
             index = int(np.argmax(values))
             if not np.isfinite(values[index]):
@@ -494,7 +501,7 @@ class Relaxation:
                 center, best, weight, chosen = current, value, 2.0 * weight, point
             else:
                 weight /= 2.0
-            if best <= target or time.perf_counter() > deadline:
+            if best <= target:
                 break
             if not weight:
                 reach = value - target if np.isfinite(target) else abs(value)
@@ -523,8 +530,8 @@ class Relaxation:
         multipliers with its own spread and penalty (at most its parent's bound). Pieces whose
         objective is at most ``target`` are closed. After the whole box and after each cut, yields
         the bound so far (the highest open piece's; ``-inf`` when every piece closed) with the
-        designs the DPs of that step chose; stops when no piece is open or the highest one cannot
-        be cut (the caller stops asking at its time limit)."""
+        designs the DPs of that step chose; stops when no piece is open, the highest one cannot
+        be cut, or a DP would end past ``deadline``."""
         last = self.stage_factor(len(self.ends) - 1, box)
         if last[-1] > last[0]:
             ceiling = self.ceiling(box, start, deadline)
@@ -542,7 +549,7 @@ class Relaxation:
         heap = [(-(root.bound - least), 0, box, root, least, spread)] if root.bound - least > target else []
         yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
-        while heap:
+        while heap and time.perf_counter() + self.dp_seconds <= deadline:
             parent, _, piece, relaxed, least, spread = heap[0]
             halves = self._halves(piece, relaxed, least, spread)
             if halves is None:
