@@ -221,3 +221,24 @@ def test_climbs_taken_together_end_where_each_climb_alone_ends_at_a_local_optimu
         neighbours = np.clip(together[0][j] + problem.moves(), 0, problem.sizes - 1)
         assert problem.exact(neighbours)[0].max() <= together[1][j]
         assert together[1][j] >= values[j]
+
+
+def test_shallower_copies_of_a_design_too_deep_for_the_budget_fit_it():
+    """The relaxation's designs are mostly too deep for the costs (its Lagrangian is linear in each
+    depth); their shallower copies keep every width, inner width and kernel, scale the depths down,
+    and some of them fit."""
+    space = SearchSpace.of("bottleneck", flops=4.1e9, params=25.6e6)
+    problem = _Problem(space, [flops_limit(4.1e9), params_limit(25.6e6)], 0.3)
+    starts = problem.seeds()
+    values = problem.exact(starts)[0]
+    best = np.argsort(-values)[:2]
+    deep = problem.improve(starts[best], values[best], problem.exact(starts[best])[1])[0]  # local optima
+    depths = [d for d, name in enumerate(problem.dims) if name.startswith("depth")]
+    deep[:, depths] = problem.sizes[depths] - 1
+    assert (problem.exact(deep)[0] == -np.inf).all()
+    copies = problem.shallower(deep).reshape(-1, *deep.shape)
+    others = [d for d in range(len(problem.dims)) if d not in depths]
+    assert (copies[..., others] == deep[None][..., others]).all()
+    assert (copies[..., depths] <= deep[None][..., depths]).all() and (copies[..., depths] >= 0).all()
+    assert (np.diff(copies[..., depths], axis=0) >= 0).all()  # deeper as the scale grows
+    assert (problem.exact(copies.reshape(-1, len(problem.dims)))[0] > -np.inf).any()

@@ -59,7 +59,8 @@ by the last :data:`RELAX_SHARE` of the time limit, it shares that time with the 
 root, which is refined step by step between batches while its bound is below the best open box's
 (so that a branch and bound about to finish keeps its pace). The reported bound is the lower of
 the two (the optimum is proven if the relaxation's falls to the best design's value), and the
-designs the relaxation chooses are offered to the search for better designs.
+designs the relaxation chooses are offered to the search for better designs, with shallower
+copies: as its Lagrangian is linear in each depth, they are mostly deeper than the costs allow.
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ SEGMENTS = 3
 PAIR_SLACK = 1e-6
 SEED_CLIMBS = 3
 """Best starting designs (:meth:`_Problem.seeds`) climbed before branching."""
+DEPTH_SCALES = np.linspace(0.3, 0.95, 14)
+RELAX_CLIMBS = 3
+"""The relaxation's designs are mostly deeper than the costs allow (its Lagrangian is linear in
+each depth, so it picks an end of the range): they are offered with every depth scaled down by each
+of these factors too, and the best few climbed from even when below the incumbent."""
 PATIENCE = 75
 KICKS = 32
 KICK_DIMS = 6
@@ -483,14 +489,15 @@ class _Problem:
         return np.concatenate([*single, *pairs])
 
     def improve(
-        self, points: np.ndarray, values: np.ndarray, widest: np.ndarray
+        self, points: np.ndarray, values: np.ndarray, widest: np.ndarray, until: float = np.inf
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Climb from each design to the best of its neighbours (:meth:`moves`) while the objective
-        rises; all climbs step together, so each step evaluates every climb's neighbours at once."""
+        rises, or until ``until`` (``time.perf_counter()``); all climbs step together, so each step
+        evaluates every climb's neighbours at once."""
         moves = self.moves()
         points, values, widest = points.copy(), values.copy(), widest.copy()
         climbing = np.arange(len(points))
-        while climbing.size:
+        while climbing.size and time.perf_counter() < until:
             neighbours = np.clip(points[climbing][:, None, :] + moves[None], 0, self.sizes - 1)
             objective, last = (
                 a.reshape(len(climbing), len(moves)) for a in self.exact(neighbours.reshape(-1, len(self.dims)))
@@ -531,6 +538,19 @@ class _Problem:
                         point[d] = np.searchsorted(self.grids[name], least - TOLERANCE)
                 points.append(np.minimum(point, self.sizes - 1))
         return self.repair(np.array(points))
+
+    def shallower(self, points: np.ndarray) -> np.ndarray:
+        """The designs with every depth scaled down by each of :data:`DEPTH_SCALES` (rounded down on
+        its grid, at least its least value)."""
+        scaled = []
+        for scale in DEPTH_SCALES:
+            copy = points.copy()
+            for d, name in enumerate(self.dims):
+                if name.startswith("depth"):
+                    grid = self.grids[name]
+                    copy[:, d] = np.searchsorted(grid, np.maximum(grid[points[:, d]] * scale, grid[0]), "right") - 1
+            scaled.append(copy)
+        return np.concatenate(scaled)
 
     def design(self, point: np.ndarray, widest: int) -> dict[str, float]:
         values = {name: float(self.value(name, point[d])) for d, name in enumerate(self.dims)}
@@ -638,7 +658,8 @@ class _Search:
         chosen = chosen[(objective[chosen] > -np.inf) & (always | (objective[chosen] > self.best_value))]
         if not chosen.size:
             return
-        climbed, values, last = self.problem.improve(points[chosen], objective[chosen], widest[chosen])
+        until = np.inf if self.time_limit is None else self.start + self.time_limit
+        climbed, values, last = self.problem.improve(points[chosen], objective[chosen], widest[chosen], until)
         j = int(np.argmax(values))
         if values[j] > self.best_value:
             self.best_point, self.best_value, self.best_last = climbed[j], float(values[j]), int(last[j])
@@ -678,7 +699,8 @@ class _Search:
     def relax(self, lo_box: np.ndarray, hi_box: np.ndarray) -> Iterator[float]:
         """Upper bounds of the objective over one box, ever tighter, from the Lagrangian relaxation
         refined step by step (:meth:`Relaxation.refine`) until the time limit, started from
-        multipliers fitted to the incumbent; the designs its DPs choose are offered to the search."""
+        multipliers fitted to the incumbent; the designs its DPs choose are offered to the search,
+        with shallower copies (:meth:`_Problem.shallower`)."""
         problem = self.problem
         box = problem.relaxation_box(lo_box, hi_box)
         if box is None:
@@ -689,7 +711,9 @@ class _Search:
         start = relaxation.start({**incumbent, problem.last: self.best_last})
         deadline = np.inf if self.time_limit is None else self.start + self.time_limit - self.step
         for relaxed in relaxation.refine(box, start, self.best_value, deadline):
-            self.offer(np.array([[point[name] for name in problem.dims] for point in relaxed.points]))
+            if relaxed.points:
+                points = np.array([[point[name] for name in problem.dims] for point in relaxed.points])
+                self.offer(np.concatenate([points, problem.shallower(points)]), climb=RELAX_CLIMBS, always=True)
             yield relaxed.bound
 
     def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
