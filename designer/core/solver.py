@@ -636,16 +636,17 @@ class _Search:
     def __init__(self, problem: _Problem, time_limit: float | None, progress: Progress | None, start: float) -> None:
         self.problem, self.time_limit, self.progress = problem, time_limit, progress
         self.start = start
-        self.step = 0.0
-        """How long a step of branch and bound takes (a batch of boxes, with a step of the
-        relaxation; the last one's time, or most of the estimate before it when that is more, as
-        steps with a relaxation step take longer): the search stops when one more would end past
-        the time limit."""
+        self.box_seconds = 0.0
+        """How long branch and bound takes per box of a batch (the last batch's, or most of the
+        estimate before it when that is more): it stops when the next batch would end past the
+        time limit. The relaxation's steps keep to the time limit by their own estimate (each DP
+        as long as the last one)."""
         self.stats = SolveStats()
         self.best_value, self.best_point, self.best_last = -np.inf, np.zeros(0, dtype=np.int64), -1
 
-    def out_of_time(self) -> bool:
-        return self.time_limit is not None and time.perf_counter() + self.step - self.start > self.time_limit
+    def out_of_time(self, ahead: float = 0.0) -> bool:
+        """Whether work of ``ahead`` seconds from now would end past the time limit."""
+        return self.time_limit is not None and time.perf_counter() + ahead - self.start > self.time_limit
 
     def offer(self, points: np.ndarray, climb: int = 1, always: bool = False) -> None:
         """Evaluate designs; climb from the best ``climb`` of them (only from those that beat the
@@ -709,7 +710,7 @@ class _Search:
         incumbent = {name: int(self.best_point[d]) for d, name in enumerate(problem.dims)}
         relaxation = problem.relaxation
         start = relaxation.start({**incumbent, problem.last: self.best_last})
-        deadline = np.inf if self.time_limit is None else self.start + self.time_limit - self.step
+        deadline = np.inf if self.time_limit is None else self.start + self.time_limit
         for relaxed in relaxation.refine(box, start, self.best_value, deadline):
             if relaxed.points:
                 points = np.array([[point[name] for name in problem.dims] for point in relaxed.points])
@@ -731,7 +732,6 @@ class _Search:
         relaxation: Iterator[float] | None = None
         cap = np.inf
         while True:
-            began = time.perf_counter()
             # the relaxation steps while it bounds tighter than the open boxes (or has not started)
             tighter = relaxation is None or cap < float(upper.max(initial=-np.inf))
             if tighter and time.perf_counter() > relax_at and np.isfinite(self.best_value) and not self.out_of_time():
@@ -741,8 +741,10 @@ class _Search:
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
             if not len(lo) or cap <= self.best_value:
                 return self.best_value
-            if self.out_of_time():
+            batch = min(BATCH, len(lo))
+            if self.out_of_time(self.box_seconds * batch):
                 return min(float(upper.max()), cap)
+            began = time.perf_counter()
             self.stats.iterations += 1
             if self.progress is not None:
                 self.progress(self.stats, self.best_value, min(float(upper.max()), cap), len(lo))
@@ -781,7 +783,7 @@ class _Search:
             hi = np.concatenate([hi[rest], child_hi])
             upper = np.concatenate([upper[rest], child_upper])
             split = np.concatenate([split[rest], child_split])
-            self.step = max(0.8 * self.step, time.perf_counter() - began)
+            self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
 
 
 @lru_cache(maxsize=1)
