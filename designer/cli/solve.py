@@ -22,13 +22,15 @@ from designer.core.request import DesignRequest, parse_weights
 from designer.core.solver import SolveStats
 from designer.core.spec import ArchSpec
 from designer.core.structure import iter_blocks, stem_output_res
+from designer.core.throughput import LatencyModel
 from designer.core.units import format_count
 from designer.workflows.design import DesignResult
 
 LEAST_SOLVE_SHARE = 0.5
 """The least part of ``--time-limit`` the solver gets however long the command took to reach it."""
-FINISH_SECONDS = 0.3
-"""Kept back from the solver for what the command does after it: price the design, print, exit."""
+FINISH_SECONDS = 0.4
+"""Kept back from the solver for what the command does after it (price the design, and its latency
+and coverage when it has a throughput target, print, exit) and for starting Python before the clock."""
 
 
 def register(subparsers: Any) -> None:
@@ -117,16 +119,16 @@ class ProgressLine:
 
 
 def within_command(request: DesignRequest) -> DesignRequest:
-    """The request with its time limit counted from the command's start (imports included) and
-    :data:`FINISH_SECONDS` kept back, so that the whole command ends within ``--time-limit``; the
-    solver keeps at least :data:`LEAST_SOLVE_SHARE` of it. Fitting a profile's predictor, which a
-    command does once per profile (the fit is cached), comes on top."""
+    """The request with its time limit counted from the command's start (imports, and loading or
+    fitting the profile's predictor, included) and :data:`FINISH_SECONDS` kept back, so that the
+    whole command ends within ``--time-limit``; the solver keeps at least :data:`LEAST_SOLVE_SHARE`
+    of it."""
     left = request.time_limit - command_seconds() - FINISH_SECONDS
     return replace(request, time_limit=max(left, LEAST_SOLVE_SHARE * request.time_limit))
 
 
 def run_solve(args: argparse.Namespace) -> int:
-    from designer.workflows.design import design
+    from designer.workflows.design import design, load_latency_model
 
     request = design_request(args)
     if args.output:
@@ -141,6 +143,7 @@ def run_solve(args: argparse.Namespace) -> int:
 
         measurer = ProfileMeasurer(str(request.profile))
     reference = None
+    model: LatencyModel | None = None
     if args.match:
         from designer.core.analysis import analyze_spec
         from designer.core.reference import reference_spec
@@ -150,12 +153,13 @@ def run_solve(args: argparse.Namespace) -> int:
         predictor = load_predictor(str(request.profile)) if measurer is None else measurer.predictor()
         speed = measurer.throughput(spec) if measurer is not None else predictor.throughput(spec)
         reference = (spec, analyze_spec(spec, request.weights, request.penalty), speed)
-        request = replace(request, target_throughput=speed)
+        request, model = replace(request, target_throughput=speed), predictor
     if measurer is not None:
         return _solve_verified(args, request, measurer, reference, chosen)
+    model = model if model is not None else load_latency_model(request)  # before the clock is read
     progress = ProgressLine()
     try:
-        result = design(within_command(request), progress=progress)
+        result = design(within_command(request), progress=progress, latency_model=model)
     finally:
         progress.close()
     _emit(args, result, chosen, reference)
