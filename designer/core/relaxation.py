@@ -25,10 +25,13 @@ and each combination of buckets is charged the penalty's least value over it (a 
 :meth:`~designer.core.entropy.DepthPenalty.least`), less the box's least, which the caller
 subtracts; a design whose depths are spread far apart then pays for it. Costs are
 dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with ``g`` convex
-(:func:`~designer.core.entropy.min_sum_log_width`), implies ``S >= g(L*) + g'(L*) (L - L*)`` for any
-``L*``, which is dualised with ``mu >= 0``. For every choice of multipliers,
+(:func:`~designer.core.entropy.min_sum_log_width`), implies ``S >= g(L*) + g'(L*) (L - L*) + delta``
+for any ``L*``, ``delta`` the least that ``g`` exceeds its tangent by over the layer counts ``L`` that
+a design's combination of depth buckets allows (zero when they include ``L*``; a design too deep
+or too shallow for ``L*`` then pays for it), which is dualised with ``mu >= 0``. For every choice
+of multipliers,
 
-    ``max_x sum_p W_p S_p(x) + sum_j phi_j(C_j(x)) + mu (S(x) - g(L*) - g'(L*) (L(x) - L*)) + lam . (B - C(x))``
+    ``max_x sum_p W_p S_p(x) + sum_j phi_j(C_j(x)) + mu (S(x) - g(L*) - g'(L*) (L(x) - L*) - delta(x)) + lam . (B - C(x))``
 
 (``W_p`` the sum of the ``nu_j`` that count part ``p``) over the box, orderings kept, bounds the
 entropy of every design in it that could beat the target (weak duality), whatever the costs are:
@@ -44,9 +47,11 @@ end of the depth range; the kernel and then the inner width are eliminated by ma
 result raised by a bound on the rounding), leaving a table of the previous and the stage's
 width, to which the ``phi`` of that width is added (a penalised stage has one such table per depth
 bucket); a max-plus pass along the chain, per combination of the penalised stages' buckets so far,
-gives the maximum for each last width (the max-marginal a :class:`Ceiling` keeps) and,
+gives the maximum for each last width (the max-marginal a :class:`Ceiling` keeps; each combination
+less its penalty and ``mu delta``) and,
 backtracked, the design attaining it. The buckets make a DP about three times as slow at the
-ResNet-50 budget and its bound tighter for the time spent.
+ResNet-50 budget and its bound tighter for the time spent. The stage tables, independent of each
+other, are built on a few threads (NumPy releases the GIL in its array loops).
 
 Dual
 ----
@@ -73,9 +78,12 @@ along the width that raises the widest ``A_j`` most; best first, for as long as 
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -187,6 +195,7 @@ class Relaxation:
         self.stages = [(self._stack(first), self._stack(rest)) for first, rest in evaluator.stages]
         self.counted = list(self.space.penalty.counted(np.array([f"depth{s}" for s in range(1, self.m + 1)])))
         """The depths the penalty reads."""
+        self._layer_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.dp_seconds = 0.0
         """How long the last DP took (the estimate of the next one's time)."""
         self.ends = self.space.entropy_ends()
@@ -337,11 +346,16 @@ class Relaxation:
         (_, stem), *_ = self._factors(self.stem, coefficients[0], box)
         # per combination of depth buckets so far: the best value per width and how it was reached
         layer: dict[tuple[int, ...], tuple[np.ndarray, Any]] = {(): (stem + split.get("stem", 0.0), None)}
-        history, buckets = [], []
+        history, buckets = [], [self._buckets(s, box) if penalised else [box] for s in range(1, self.m + 1)]
+        jobs = [(s, piece) for s in range(1, self.m + 1) for piece in buckets[s - 1]]
+        built = iter(
+            _pool().map(
+                lambda job: self.stage(job[0], job[1], coefficients[2 * job[0] - 1], coefficients[2 * job[0]]), jobs
+            )
+        )
         for s in range(1, self.m + 1):
-            pieces = self._buckets(s, box) if penalised else [box]
-            buckets.append(pieces)
-            tables = [self.stage(s, piece, coefficients[2 * s - 1], coefficients[2 * s]) for piece in pieces]
+            pieces = buckets[s - 1]
+            tables = [next(built) for _ in pieces]
             counted = f"depth{s}" in self.counted
             following: dict[tuple[int, ...], tuple[np.ndarray, Any]] = {}
             for combination, (best, _) in layer.items():
@@ -355,6 +369,8 @@ class Relaxation:
         head = _dense(self._factors(self.head, coefficients[-1], box), (self.last,))
         combinations = list(layer)
         excess = self._excess_penalty(box, combinations, buckets) if penalised else np.zeros(len(combinations))
+        depth_ranges = [self._depth_ranges(box, buckets, c) for c in combinations]
+        excess = excess + multipliers.rho * self._tangent_excess(box, depth_ranges, multipliers.tangent)
         values = np.stack([layer[c][0] for c in combinations]) + head - excess[:, None]
 
         def design(index: int) -> dict[str, int]:
@@ -388,6 +404,62 @@ class Relaxation:
         stages = [s for s in range(1, self.m + 1) if f"depth{s}" in self.counted]
         ranges = [[buckets[s - 1][b][f"depth{s}"] for s, b in zip(stages, c)] for c in combinations]
         return self._least(ranges) - self.least_penalty(box)
+
+    def _bucket(self, s: int, box: Box, index: int) -> tuple[int, int]:
+        """The range of stage ``s``'s depth bucket (:meth:`_buckets`) that holds depth ``index``."""
+        name = f"depth{s}"
+        return next(piece[name] for piece in self._buckets(s, box) if piece[name][0] <= index <= piece[name][1])
+
+    def _depth_ranges(self, box: Box, buckets: list[list[Box]], combination: tuple[int, ...]) -> list[tuple[int, int]]:
+        """Every stage's depth range (indices) in a combination of depth buckets."""
+        chosen = iter(combination)
+        ranges = []
+        for s in range(1, self.m + 1):
+            name = f"depth{s}"
+            ranges.append(buckets[s - 1][next(chosen)][name] if name in self.counted else box[name])
+        return ranges
+
+    def _layer_counts(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """The least and most main layers of each part (stem, a stage's first block and each of its
+        further blocks, head) over the box (kept for the box's next DP)."""
+        key = tuple(box.items())
+        if key in self._layer_cache:
+            return self._layer_cache[key]
+        lows, highs = [], []
+        layers = self.totals.index("layers")
+        for tables in [self.stem, *(part for stage in self.stages for part in stage), self.head]:
+            low = high = 0.0
+            for axes, data in tables:
+                values = data[layers][tuple(slice(box[a][0], box[a][1] + 1) for a in axes)]
+                low, high = low + float(values.min()), high + float(values.max())
+            lows.append(low)
+            highs.append(high)
+        self._layer_cache = {key: (np.array(lows), np.array(highs))}
+        return self._layer_cache[key]
+
+    def _tangent_excess(
+        self, box: Box, depth_ranges: Sequence[Sequence[tuple[int, int]]], tangent: float
+    ) -> np.ndarray:
+        """For each set of depth ranges, the least of ``g(L)`` above its tangent at ``tangent`` over the
+        layer counts ``L`` those depths allow: ``rho <= rho0`` makes ``S - g(L*) - g'(L*) (L - L*)`` at
+        least that (``g`` is convex), not only zero."""
+        lows, highs = self._layer_counts(box)
+        least, most = lows[0] + lows[-1], highs[0] + highs[-1]
+        ranges = np.array(depth_ranges)  # (sets, stages, 2)
+        least = least + sum(
+            lows[2 * s - 1] + (self.grids[f"depth{s}"][ranges[:, s - 1, 0]] - 1) * lows[2 * s]
+            for s in range(1, self.m + 1)
+        )
+        most = most + sum(
+            highs[2 * s - 1] + (self.grids[f"depth{s}"][ranges[:, s - 1, 1]] - 1) * highs[2 * s]
+            for s in range(1, self.m + 1)
+        )
+        nearest = np.clip(tangent, least, most)
+        slope = min_sum_log_width_slope(tangent, self.rho0)
+        above = (
+            min_sum_log_width(nearest, self.rho0) - min_sum_log_width(tangent, self.rho0) - slope * (nearest - tangent)
+        )
+        return np.maximum(above, 0.0)
 
     def least_penalty(self, box: Box) -> float:
         """The least depth penalty over the box (:meth:`DepthPenalty.least`)."""
@@ -472,6 +544,7 @@ class Relaxation:
             return Multipliers(at[:costs] / scale[:costs], float(at[costs] / scale[costs]), tangent, stages)
 
         center = current = np.concatenate([start.costs, [start.rho], start.stages[free]]) * scale
+        stages = range(1, self.m + 1)
         points: list[dict[str, int]] = []
         cuts: list[tuple[np.ndarray, float, np.ndarray]] = []
         best, weight, chosen = np.inf, 0.0, {}
@@ -492,6 +565,8 @@ class Relaxation:
             measure = self._measure(point)
             tangent_slack = measure.log_width - min_sum_log_width(tangent, self.rho0)
             tangent_slack -= min_sum_log_width_slope(tangent, self.rho0) * (measure.layers - tangent)
+            ranges = [self._bucket(s, box, point[f"depth{s}"]) if penalised else box[f"depth{s}"] for s in stages]
+            tangent_slack -= float(self._tangent_excess(box, [ranges], tangent)[0])
             gradient = np.append(1.0 - measure.costs / self.limits, tangent_slack / scale[costs])
             if spread is not None and free.any():
                 taken = self._taken(box, at.stages, spread, point, measure)[free]
@@ -624,6 +699,11 @@ class Relaxation:
         total = sum(parts[1:], parts[0])
         costs = np.array([float(total[name][0]) for name in self.costs])
         return _Measure(costs, float(total["log_width"][0]), float(total["layers"][0]), log_widths @ self.counts)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
 
 
 def _proximal_step(cuts: list[tuple[np.ndarray, float, np.ndarray]], center: np.ndarray, weight: float) -> np.ndarray:
