@@ -28,7 +28,7 @@ from designer.workflows.design import DesignResult
 
 LEAST_SOLVE_SHARE = 0.5
 """The least part of ``--time-limit`` the solver gets however long the command took to reach it."""
-FINISH_SECONDS = 0.4
+FINISH_SECONDS = 0.5
 """Kept back from the solver for what the command does after it (price the design, and its latency
 and coverage when it has a throughput target, print, exit) and for starting Python before the clock."""
 
