@@ -197,7 +197,8 @@ class Relaxation:
         """The depths the penalty reads."""
         self._layer_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.dp_seconds = 0.0
-        """How long the last DP took (the estimate of the next one's time)."""
+        """How long the next DP is taken to last: the last one's time, or most of the estimate before
+        it when that is more (DPs of one box vary by half on a busy machine)."""
         self.ends = self.space.entropy_ends()
         self.channels = ["stem" if s == 0 else f"width{s}" for s in self.ends]
         self.counts = np.zeros((2 * self.m + 2, len(self.ends)))
@@ -509,9 +510,9 @@ class Relaxation:
         method, its multipliers and every design the DP chose. With a ``spread`` the ``nu`` are
         multipliers too; without, they stay as given (no split). Stops early once the bound is at
         most ``target`` (the box holds nothing better than that), or before a DP that would end
-        past ``deadline`` (``time.perf_counter()``; each DP is taken to last as long as the last
-        one did); the first step is sized as if the bound could reach ``target`` (zero when it is
-        ``-inf``). A bound that no DP had the time for is ``inf``."""
+        past ``deadline`` (``time.perf_counter()``; by :attr:`dp_seconds`); the first step is sized
+        as if the bound could reach ``target`` (zero when it is ``-inf``). A bound that no DP had the
+        time for is ``inf``."""
         return self._dual(box, start, target, iterations, deadline, spread)[0]
 
     def _dual(
@@ -555,7 +556,7 @@ class Relaxation:
             at = multipliers(current)
             began = time.perf_counter()
             values, design = self.by_last(box, at, spread, penalised)
-            self.dp_seconds = time.perf_counter() - began
+            self.dp_seconds = max(0.8 * self.dp_seconds, time.perf_counter() - began)
             by_last = np.minimum(by_last, values)
             index = int(np.argmax(values))
             if not np.isfinite(values[index]):

@@ -492,12 +492,14 @@ class _Problem:
         self, points: np.ndarray, values: np.ndarray, widest: np.ndarray, until: float = np.inf
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Climb from each design to the best of its neighbours (:meth:`moves`) while the objective
-        rises, or until ``until`` (``time.perf_counter()``); all climbs step together, so each step
-        evaluates every climb's neighbours at once."""
+        rises, or until a step like the last would end past ``until`` (``time.perf_counter()``); all
+        climbs step together, so each step evaluates every climb's neighbours at once."""
         moves = self.moves()
         points, values, widest = points.copy(), values.copy(), widest.copy()
         climbing = np.arange(len(points))
-        while climbing.size and time.perf_counter() < until:
+        step = 0.0
+        while climbing.size and time.perf_counter() + step < until:
+            began = time.perf_counter()
             neighbours = np.clip(points[climbing][:, None, :] + moves[None], 0, self.sizes - 1)
             objective, last = (
                 a.reshape(len(climbing), len(moves)) for a in self.exact(neighbours.reshape(-1, len(self.dims)))
@@ -507,6 +509,7 @@ class _Problem:
             climbing, rows, best = climbing[rises], rows[rises], best[rises]
             points[climbing] = neighbours[rows, best]
             values[climbing], widest[climbing] = objective[rows, best], last[rows, best]
+            step = time.perf_counter() - began
         return points, values, widest
 
     def seeds(self) -> np.ndarray:
