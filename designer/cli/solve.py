@@ -119,10 +119,11 @@ class ProgressLine:
 
 
 def within_command(request: DesignRequest) -> DesignRequest:
-    """The request with its time limit counted from the command's start (imports, and loading or
-    fitting the profile's predictor, included) and :data:`FINISH_SECONDS` kept back, so that the
-    whole command ends within ``--time-limit``; the solver keeps at least :data:`LEAST_SOLVE_SHARE`
-    of it."""
+    """The request with its time limit counted from the command's start (imports included) and
+    :data:`FINISH_SECONDS` kept back, so that the whole command ends within ``--time-limit``; the
+    solver keeps at least :data:`LEAST_SOLVE_SHARE` of it. Loading a profile's predictor comes on
+    top (fitting it, which a command does once per profile as the fit is cached: counted in, a slow
+    fit would leave the first solve with a profile half its time)."""
     left = request.time_limit - command_seconds() - FINISH_SECONDS
     return replace(request, time_limit=max(left, LEAST_SOLVE_SHARE * request.time_limit))
 
@@ -156,10 +157,11 @@ def run_solve(args: argparse.Namespace) -> int:
         request, model = replace(request, target_throughput=speed), predictor
     if measurer is not None:
         return _solve_verified(args, request, measurer, reference, chosen)
-    model = model if model is not None else load_latency_model(request)  # before the clock is read
+    limited = within_command(request)
+    model = model if model is not None else load_latency_model(request)  # a first fit comes on top
     progress = ProgressLine()
     try:
-        result = design(within_command(request), progress=progress, latency_model=model)
+        result = design(limited, progress=progress, latency_model=model)
     finally:
         progress.close()
     _emit(args, result, chosen, reference)
