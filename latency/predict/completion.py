@@ -31,6 +31,7 @@ beyond the grid's ends (held constant too when filling nodes no estimate reaches
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 
@@ -210,6 +211,6 @@ def interpolate(grid: np.ndarray, coords: Sequence[np.ndarray], points: Sequence
     result = np.zeros(np.broadcast_shapes(*(x.shape for x in points)))
     for combo in itertools.product(*corners):
         index = tuple(position for position, _ in combo)
-        weight = np.prod(np.stack(np.broadcast_arrays(*(w for _, w in combo))), axis=0)
+        weight = functools.reduce(np.multiply, (w for _, w in combo))
         result = result + weight * grid[index]
     return result
