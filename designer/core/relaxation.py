@@ -609,8 +609,9 @@ class Relaxation:
         designs the DPs of that step chose; stops when no piece is open, the highest one cannot
         be cut, or a DP would end past ``deadline``."""
         last = self.stage_factor(len(self.ends) - 1, box)
-        if last[-1] > last[0]:
-            ceiling = self.ceiling(box, start, deadline)
+        if last[-1] > last[0]:  # in at most half the time left: the box's own bound needs the rest
+            now = time.perf_counter()
+            ceiling = self.ceiling(box, start, now + (deadline - now) / 2)
         else:  # a fixed last width (a head conv): no split pays for the ceiling's DPs
             ceiling = Ceiling(np.inf, np.full(len(self.grids[self.last]), np.inf))
 
