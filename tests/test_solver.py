@@ -23,6 +23,7 @@ from designer.core.request import DesignRequest
 from designer.core.solver import (
     Constraint,
     _priced,
+    _priced_grid,
     _Problem,
     _Search,
     cheapest,
@@ -103,9 +104,19 @@ def test_search_for_the_reachable_budgets_after_a_solve_reuses_its_priced_grid()
     space = SearchSpace.of("basic", **FIXED)
     limits = [flops_limit(1e8), params_limit(1e6)]
     solve(space, limits, 0.3)
-    hits = _priced.cache_info().hits
+    hits = _priced_grid.cache_info().hits
     next(cheapest_each(space, limits, 0.3))
-    assert _priced.cache_info().hits == hits + 1
+    assert _priced_grid.cache_info().hits == hits + 1
+
+
+def test_solves_of_one_space_and_costs_under_other_limits_share_its_priced_grid():
+    """The rounds of ``--verify`` ask for other throughputs: the same costs under other limits."""
+    space = SearchSpace.of("basic", **FIXED)
+    first = _priced(space, (flops_limit(1e8), params_limit(1e6)), 0.3)
+    second = _priced(space, (flops_limit(2e8), params_limit(1e6)), 0.3)
+    assert second.evaluate is first.evaluate and second.evaluate_low is first.evaluate_low
+    assert [c.limit for c in first.constraints] == [1e8, 1e6] and [c.limit for c in second.constraints] == [2e8, 1e6]
+    assert first.relaxation.limits.tolist() == [1e8, 1e6] and second.relaxation.limits.tolist() == [2e8, 1e6]
 
 
 def test_full_size_budget_is_feasible_within_the_time_limit():

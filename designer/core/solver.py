@@ -201,13 +201,18 @@ class _Problem:
         self.depths = list(space.penalty.counted(np.array(depths)))
         self.linear = _linear(self.constraints)
 
+    def with_limits(self, constraints: Sequence[Constraint]) -> _Problem:
+        """This problem with the limits of ``constraints`` (the same costs, in the same order), sharing
+        its priced grids."""
+        limited = copy.copy(self)
+        limited.constraints = list(constraints)
+        limited.linear = _linear(limited.constraints)
+        limited.__dict__.pop("relaxation", None)  # built from the limits when first used
+        return limited
+
     def without_limit(self, name: str) -> _Problem:
         """This problem with the limit on ``name`` lifted, sharing its priced grids."""
-        lifted = copy.copy(self)
-        lifted.constraints = [replace(c, limit=np.inf) if c.name == name else c for c in self.constraints]
-        lifted.linear = _linear(lifted.constraints)
-        lifted.__dict__.pop("relaxation", None)  # built from the limits when first used
-        return lifted
+        return self.with_limits([replace(c, limit=np.inf) if c.name == name else c for c in self.constraints])
 
     @cached_property
     def relaxation(self) -> Relaxation:
@@ -789,11 +794,18 @@ class _Search:
             self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
 
 
-@lru_cache(maxsize=1)
 def _priced(space: SearchSpace, constraints: tuple[Constraint, ...], rho0: float) -> _Problem:
-    """The problem with its grid priced, kept for the next call with the same arguments (the
-    search for the best reachable budgets after a solve that found no design prices it again)."""
-    return _Problem(space, constraints, rho0)
+    """The problem with its grid priced, the grid kept for the next call with the same space and
+    costs whatever their limits (the search for the best reachable budgets after a solve that found
+    no design, or the next round of ``--verify`` with another throughput target, would price it
+    again)."""
+    costs = tuple(replace(c, limit=np.inf) for c in constraints)
+    return _priced_grid(space, costs, rho0).with_limits(constraints)
+
+
+@lru_cache(maxsize=1)
+def _priced_grid(space: SearchSpace, costs: tuple[Constraint, ...], rho0: float) -> _Problem:
+    return _Problem(space, costs, rho0)
 
 
 def solve(
