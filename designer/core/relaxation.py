@@ -369,9 +369,10 @@ class Relaxation:
             history.append(layer)
         head = _dense(self._factors(self.head, coefficients[-1], box), (self.last,))
         combinations = list(layer)
-        excess = self._excess_penalty(box, combinations, buckets) if penalised else np.zeros(len(combinations))
         depth_ranges = [self._depth_ranges(box, buckets, c) for c in combinations]
-        excess = excess + multipliers.rho * self._tangent_excess(box, depth_ranges, multipliers.tangent)
+        excess = multipliers.rho * self._tangent_excess(box, depth_ranges, multipliers.tangent)
+        if penalised:
+            excess = excess + self._excess_penalty(box, depth_ranges)
         values = np.stack([layer[c][0] for c in combinations]) + head - excess[:, None]
 
         def design(index: int) -> dict[str, int]:
@@ -399,12 +400,11 @@ class Relaxation:
         edges = np.linspace(low, high + 1, count + 1).round().astype(int)
         return [{**box, name: (int(a), int(b) - 1)} for a, b in zip(edges, edges[1:])]
 
-    def _excess_penalty(self, box: Box, combinations: list[tuple[int, ...]], buckets: list[list[Box]]) -> np.ndarray:
-        """Each combination of depth buckets' least penalty above the box's least (a combination
-        holds a bucket of every penalised stage, in order)."""
-        stages = [s for s in range(1, self.m + 1) if f"depth{s}" in self.counted]
-        ranges = [[buckets[s - 1][b][f"depth{s}"] for s, b in zip(stages, c)] for c in combinations]
-        return self._least(ranges) - self.least_penalty(box)
+    def _excess_penalty(self, box: Box, depth_ranges: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+        """The least penalty over each set of every stage's depth range (:meth:`_depth_ranges`) above
+        the box's least."""
+        counted = [s - 1 for s in range(1, self.m + 1) if f"depth{s}" in self.counted]
+        return self._least([[ranges[k] for k in counted] for ranges in depth_ranges]) - self.least_penalty(box)
 
     def _bucket(self, s: int, box: Box, index: int) -> tuple[int, int]:
         """The range of stage ``s``'s depth bucket (:meth:`_buckets`) that holds depth ``index``."""
@@ -412,7 +412,8 @@ class Relaxation:
         return next(piece[name] for piece in self._buckets(s, box) if piece[name][0] <= index <= piece[name][1])
 
     def _depth_ranges(self, box: Box, buckets: list[list[Box]], combination: tuple[int, ...]) -> list[tuple[int, int]]:
-        """Every stage's depth range (indices) in a combination of depth buckets."""
+        """Every stage's depth range (indices) in a combination of depth buckets (a combination holds
+        a bucket of every penalised stage, in order)."""
         chosen = iter(combination)
         ranges = []
         for s in range(1, self.m + 1):
@@ -444,18 +445,15 @@ class Relaxation:
         """For each set of depth ranges, the least of ``g(L)`` above its tangent at ``tangent`` over the
         layer counts ``L`` those depths allow: ``rho <= rho0`` makes ``S - g(L*) - g'(L*) (L - L*)`` at
         least that (``g`` is convex), not only zero."""
-        lows, highs = self._layer_counts(box)
-        least, most = lows[0] + lows[-1], highs[0] + highs[-1]
         ranges = np.array(depth_ranges)  # (sets, stages, 2)
-        least = least + sum(
-            lows[2 * s - 1] + (self.grids[f"depth{s}"][ranges[:, s - 1, 0]] - 1) * lows[2 * s]
-            for s in range(1, self.m + 1)
-        )
-        most = most + sum(
-            highs[2 * s - 1] + (self.grids[f"depth{s}"][ranges[:, s - 1, 1]] - 1) * highs[2 * s]
-            for s in range(1, self.m + 1)
-        )
-        nearest = np.clip(tangent, least, most)
+
+        def layers(counts: np.ndarray, end: int) -> np.ndarray:
+            """Stem, head, and every stage's first block and further blocks at that end of its range."""
+            blocks = [self.grids[f"depth{s}"][ranges[:, s - 1, end]] - 1 for s in range(1, self.m + 1)]
+            return counts[0] + counts[-1] + sum(counts[2 * s - 1] + b * counts[2 * s] for s, b in enumerate(blocks, 1))
+
+        lows, highs = self._layer_counts(box)
+        nearest = np.clip(tangent, layers(lows, 0), layers(highs, 1))
         slope = min_sum_log_width_slope(tangent, self.rho0)
         above = (
             min_sum_log_width(nearest, self.rho0) - min_sum_log_width(tangent, self.rho0) - slope * (nearest - tangent)

@@ -647,8 +647,8 @@ class _Search:
         self.box_seconds = 0.0
         """How long branch and bound takes per box of a batch (the last batch's, or most of the
         estimate before it when that is more): it stops when the next batch would end past the
-        time limit. The relaxation's steps keep to the time limit by their own estimate (each DP
-        as long as the last one)."""
+        time limit. The relaxation's steps keep to the time limit by their own estimate
+        (:attr:`Relaxation.dp_seconds`)."""
         self.stats = SolveStats()
         self.best_value, self.best_point, self.best_last = -np.inf, np.zeros(0, dtype=np.int64), -1
 

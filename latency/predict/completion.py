@@ -83,12 +83,12 @@ def _weighted_median(estimates: Sequence[np.ndarray], weights: Sequence[np.ndarr
     width = max(int(count.max(initial=0)), 1)
     gathered = np.full((len(count), width), np.inf)
     gathered_weights = np.zeros((len(count), width))
-    count[:] = 0
+    filled = np.zeros_like(count)  # each row's next free slot
     for estimate, weight, mask in zip(estimates, weights, positive):
         rows = np.flatnonzero(mask)
-        gathered[rows, count[rows]] = estimate.ravel()[rows]
-        gathered_weights[rows, count[rows]] = weight.ravel()[rows]
-        count[rows] += 1
+        gathered[rows, filled[rows]] = estimate.ravel()[rows]
+        gathered_weights[rows, filled[rows]] = weight.ravel()[rows]
+        filled[rows] += 1
     order = np.argsort(gathered, axis=-1)
     values = np.take_along_axis(gathered, order, -1)
     cumulative = np.cumsum(np.take_along_axis(gathered_weights, order, -1), axis=-1)
