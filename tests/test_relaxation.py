@@ -4,12 +4,14 @@ log-width ceilings that hold, at least the optimum (enumerated) once refined, an
 than the first-order bound at the ResNet-50 budget."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from support.enumeration import FIXED, FULL, FULL_CASES, enumerate_all, feasible, fixed_extra, stepped_latency
 
+import designer.core.relaxation as relaxation_module
 from designer.core.entropy import min_sum_log_width
 from designer.core.reference import reference_spec
 from designer.core.relaxation import Multipliers, Spread, _onto_simplex
@@ -43,6 +45,10 @@ def setup(family, base, extra, constraints, rho0):
     index = {name: np.searchsorted(problem.grids[name], v) for name, v in values.items()}
     evaluation = space.evaluate(values, costs)
     return space, problem, values, index, evaluation, {c.name: c.limit for c in constraints}
+
+
+def sizes_box(problem):
+    return {name: (0, len(grid) - 1) for name, grid in problem.grids.items()}
 
 
 def design(index, j):
@@ -93,21 +99,29 @@ def test_a_one_design_box_gives_its_lagrangian(family, base, extra, constraints,
         assert point == {name: i for name, (i, _) in box.items()}
 
 
+@pytest.mark.parametrize("coarse", [False, True], ids=["buckets", "coarse-buckets"])
 @pytest.mark.parametrize("family, base, extra, constraints, rho0", CASES)
-def test_a_box_bounds_the_lagrangian_of_every_design_in_it(family, base, extra, constraints, rho0):
-    """For any stage weights, given bounds on the stage sums that hold for the box's designs (less
-    each design's depth penalty beyond the box's least, at most what the DP charges it)."""
+def test_a_box_bounds_the_lagrangian_of_every_design_in_it(family, base, extra, constraints, rho0, coarse, monkeypatch):
+    """For any stage weights and penalty slopes, given bounds on the stage sums that hold for the
+    box's designs (less each design's depth penalty beyond the box's least, at most what the DP
+    charges it). Coarse: two buckets of several depths per penalised stage, each with its slope."""
+    if coarse:
+        monkeypatch.setattr(relaxation_module, "BUCKETS", 4)
+        monkeypatch.setattr(relaxation_module, "MIN_BUCKETS", 2)
     space, problem, values, index, evaluation, limits = setup(family, base, extra, constraints, rho0)
     sums = stage_sums(problem, index)
     rng = np.random.default_rng(1)
     sizes = {name: len(grid) for name, grid in problem.grids.items()}
+    sloped = 0
     for _ in range(40):
         low = {name: int(rng.integers(size)) for name, size in sizes.items()}
         box = {name: (a, min(a + int(rng.integers(3)), sizes[name] - 1)) for name, a in low.items()}
         inside = np.ones(len(evaluation.entropy), dtype=bool)
         for name, (a, b) in box.items():
             inside &= (index[name] >= a) & (index[name] <= b)
-        multipliers = random_multipliers(problem, index, rng)
+        slopes = {key: rng.normal(0.0, 30.0) for key in problem.relaxation._sloped_buckets(box)}
+        multipliers = replace(random_multipliers(problem, index, rng), penalty_slopes=slopes)
+        sloped += bool(slopes)
         if not inside.any():
             continue
         spread = Spread([np.array([v]) for v in sums[inside].min(0)], [np.array([v]) for v in sums[inside].max(0)])
@@ -119,6 +133,7 @@ def test_a_box_bounds_the_lagrangian_of_every_design_in_it(family, base, extra, 
         assert value >= expected[inside].max() - 1e-9 * abs(value)
         assert all(a <= point[name] <= b for name, (a, b) in box.items())
         assert space.ordered({name: problem.grids[name][[i]] for name, i in point.items()})[0]
+    assert sloped or not problem.relaxation._sloped_buckets(sizes_box(problem))
 
 
 @pytest.mark.parametrize("family, base, extra, constraints, rho0", CASES)

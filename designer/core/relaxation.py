@@ -21,9 +21,15 @@ this is the plain bound that weighs every stage at its widest width; the split i
 designs whose ``C_j`` gives ``A_j = nu_j``.
 
 The depth penalty only subtracts. The penalised stages' depth ranges are cut in a few buckets each,
-and each combination of buckets is charged the penalty's least value over it (a bound,
+and each combination ``B`` of buckets is charged the penalty's least value over it (a bound,
 :meth:`~designer.core.entropy.DepthPenalty.least`), less the box's least, which the caller
-subtracts; a design whose depths are spread far apart then pays for it. Costs are
+subtracts; a design whose depths are spread far apart then pays for it. Within a combination the
+DP picks depths at its buckets' ends (the Lagrangian is linear in each), such as (24, 32, 24) in
+the buckets of (17-24, 25-32, 17-24), which the least penalty (at (24, 25, 24)) undercharges. So
+each bucket also has a slope ``u`` (a multiplier of either sign): as ``P(d) >= min_B (P - u . d) +
+u . d`` for the depths ``d`` in ``B``, a combination is charged ``min_B (P - u . d)`` (over its depth
+vectors, enumerated) and a design ``u . d`` more, through its stages' tables; with ``u = 0`` that
+is the least penalty. Costs are
 dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with ``g`` convex
 (:func:`~designer.core.entropy.min_sum_log_width`), implies ``S >= g(L*) + g'(L*) (L - L*) + delta``
 for any ``L*``, ``delta`` the least that ``g`` exceeds its tangent by over the layer counts ``L`` that
@@ -55,11 +61,12 @@ other, are built on a few threads (NumPy releases the GIL in its array loops).
 
 Dual
 ----
-The bound is minimised over the multipliers ``lam``, ``mu`` and ``nu`` (the tangent point kept) by
+The bound is minimised over the multipliers ``lam``, ``mu``, ``nu`` and ``u`` (the tangent point kept) by
 a proximal bundle method in scale-free coordinates (each multiplier times its constraint's size,
 so that every coordinate is in units of the objective and every subgradient a fraction): each DP
 gives a value and a subgradient (the slacks of its design; for ``nu_j``, ``S_j`` less the bound its
-``phi_j`` took), the cutting-plane model of the recent ones plus a proximal term picks the next
+``phi_j`` took; for the slopes of the design's buckets, the depths where its combination's charge is
+least less its own), the cutting-plane model of the recent ones plus a proximal term picks the next
 multipliers, and the proximal weight doubles after a step that lowers the bound and halves after
 one that does not. Every iterate is a valid bound; the least is kept. It starts from multipliers
 that make the Lagrangian stationary at a known design (:meth:`Relaxation.start`).
@@ -93,11 +100,13 @@ from designer.core.space import GridEvaluator, Table
 
 Box = dict[str, tuple[int, int]]
 """Inclusive index range of every variable."""
+Bucket = tuple[int, int, int]
+"""A stage and an inclusive index range of its depth."""
 Factor = tuple[tuple[str, ...], np.ndarray]
 """A term of the Lagrangian: values over the box's ranges of some variables (in that order)."""
 CHUNK = 1 << 20
 """Entries of a dense table built at once when a variable is eliminated."""
-ITERATIONS = 15
+ITERATIONS = 25
 BUNDLE = 20
 QP_STEPS = 50
 """DP evaluations of the dual, the most cutting planes kept, and the gradient steps that solve the
@@ -112,6 +121,9 @@ MIN_BUCKETS = 3
 fewest buckets per stage worth their cost (the ResNet layouts' three penalised stages get four
 each; two each, as four penalised stages would get, doubled an ``mbv2`` DP's time for no tighter
 bound)."""
+SLOPED_DEPTHS = 1 << 16
+"""The most vectors of penalised depths in a box for which its buckets get penalty slopes
+(:attr:`Multipliers.penalty_slopes`; the ResNet layouts' root has 32^3)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,10 @@ class Multipliers:
     rho: float
     tangent: float
     stages: np.ndarray
+    penalty_slopes: dict[Bucket, float] = field(default_factory=dict)
+    """``u`` per depth bucket of a penalised stage (:meth:`Relaxation.buckets`; zero where missing):
+    a combination of buckets is charged ``min (P(d) - u . d)`` over its depths and each design
+    ``u . d`` more."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,8 @@ class Relaxation:
         self.counted = list(self.space.penalty.counted(np.array([f"depth{s}" for s in range(1, self.m + 1)])))
         """The depths the penalty reads."""
         self._layer_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._enumeration_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        """Penalised depth vectors of sets of depth ranges (:meth:`_enumerated`)."""
         self.dp_seconds = 0.0
         """How long the next DP is taken to last: the last one's time, or most of the estimate before
         it when that is more (DPs of one box vary by half on a busy machine)."""
@@ -290,7 +308,9 @@ class Relaxation:
                 ok &= pair.holds(b, a)
         return (lower, upper), np.where(ok, 0.0, -np.inf)
 
-    def stage(self, s: int, box: Box, first: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, Choice]:
+    def stage(
+        self, s: int, box: Box, first: np.ndarray, rest: np.ndarray, slope: float = 0.0
+    ) -> tuple[np.ndarray, Choice]:
         """Stage ``s``'s table over (previous width, width) and how to recover the rest of its design.
 
         Each end of the depth range gives a branch: the first block's terms plus ``depth - 1``
@@ -306,6 +326,9 @@ class Relaxation:
         for end in ends:
             blocks = self.grids[f"depth{s}"][end] - 1.0
             factors = [(own, values * blocks) for own, values in further] + [f for f in fixed if kernel in f[0]]
+            if slope:
+                own, values = factors[0]
+                factors[0] = (own, values - slope * (blocks + 1.0))
             branches.append(_eliminate(factors, kernel) if kernel in self.grids else (factors, None))
         axes = tuple(dict.fromkeys(a for factors, _ in branches for own, _ in factors for a in own))
         merged = [_dense(factors, axes) for factors, _ in branches]
@@ -351,7 +374,14 @@ class Relaxation:
         jobs = [(s, piece) for s in range(1, self.m + 1) for piece in buckets[s - 1]]
         built = iter(
             _pool().map(
-                lambda job: self.stage(job[0], job[1], coefficients[2 * job[0] - 1], coefficients[2 * job[0]]), jobs
+                lambda job: self.stage(
+                    job[0],
+                    job[1],
+                    coefficients[2 * job[0] - 1],
+                    coefficients[2 * job[0]],
+                    multipliers.penalty_slopes.get((job[0], *job[1][f"depth{job[0]}"]), 0.0) if penalised else 0.0,
+                ),
+                jobs,
             )
         )
         for s in range(1, self.m + 1):
@@ -372,7 +402,7 @@ class Relaxation:
         depth_ranges = [self._depth_ranges(box, buckets, c) for c in combinations]
         excess = multipliers.rho * self._tangent_excess(box, depth_ranges, multipliers.tangent)
         if penalised:
-            excess = excess + self._excess_penalty(box, depth_ranges)
+            excess = excess + self._excess_penalty(box, depth_ranges, multipliers.penalty_slopes)
         values = np.stack([layer[c][0] for c in combinations]) + head - excess[:, None]
 
         def design(index: int) -> dict[str, int]:
@@ -400,11 +430,49 @@ class Relaxation:
         edges = np.linspace(low, high + 1, count + 1).round().astype(int)
         return [{**box, name: (int(a), int(b) - 1)} for a, b in zip(edges, edges[1:])]
 
-    def _excess_penalty(self, box: Box, depth_ranges: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
-        """The least penalty over each set of every stage's depth range (:meth:`_depth_ranges`) above
-        the box's least."""
+    def _excess_penalty(
+        self, box: Box, depth_ranges: Sequence[Sequence[tuple[int, int]]], slopes: dict[Bucket, float]
+    ) -> np.ndarray:
+        """What each set of every stage's depth range (:meth:`_depth_ranges`) is charged above the
+        box's least penalty: its least penalty, or with ``slopes`` (:attr:`Multipliers.penalty_slopes`)
+        its least of the penalty less ``u . d``."""
         counted = [s - 1 for s in range(1, self.m + 1) if f"depth{s}" in self.counted]
-        return self._least([[ranges[k] for k in counted] for ranges in depth_ranges]) - self.least_penalty(box)
+        sets = [[ranges[k] for k in counted] for ranges in depth_ranges]
+        charges = self._sloped_least(sets, slopes)[0] if slopes else self._least(sets)
+        return charges - self.least_penalty(box)
+
+    def _sloped_least(
+        self, sets: Sequence[Sequence[tuple[int, int]]], slopes: dict[Bucket, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each set of the penalised stages' depth ranges, the least of ``P(d) - u . d`` over its
+        depths ``d`` (``u`` the slopes of those ranges' buckets) and the depths attaining it."""
+        stages = [int(name.removeprefix("depth")) for name in self.counted]
+        u = np.array([[slopes.get((s, *pair), 0.0) for s, pair in zip(stages, row)] for row in sets])
+        points, penalties, starts = self._enumerated(tuple(tuple((int(a), int(b)) for a, b in row) for row in sets))
+        owner = np.repeat(np.arange(len(sets)), np.diff(np.append(starts, len(points))))
+        values = penalties - (u[owner] * points).sum(-1)
+        least = np.minimum.reduceat(values, starts)
+        hits = np.flatnonzero(values <= least[owner])
+        return least, points[hits[np.searchsorted(owner[hits], np.arange(len(sets)))]]
+
+    def _enumerated(self, ranges: tuple[tuple[tuple[int, int], ...], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every vector of penalised depths (values) in each set of index ranges, concatenated, their
+        penalties, and where each set's vectors start (kept for the next call with the same sets)."""
+        if ranges in self._enumeration_cache:
+            return self._enumeration_cache[ranges]
+        if len(self._enumeration_cache) > 64:
+            self._enumeration_cache.clear()
+        vectors = []
+        for row in ranges:
+            axes = [self.grids[name][low : high + 1] for name, (low, high) in zip(self.counted, row)]
+            vectors.append(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes)))
+        points = np.concatenate(vectors)
+        full = np.zeros((len(points), self.m))
+        full[:, [int(name.removeprefix("depth")) - 1 for name in self.counted]] = points
+        penalties = self.space.penalty(full)
+        starts = np.cumsum([0] + [len(v) for v in vectors[:-1]])
+        self._enumeration_cache[ranges] = points, penalties, starts
+        return points, penalties, starts
 
     def _bucket(self, s: int, box: Box, index: int) -> tuple[int, int]:
         """The range of stage ``s``'s depth bucket (:meth:`_buckets`) that holds depth ``index``."""
@@ -537,12 +605,20 @@ class Relaxation:
             highs = [float(np.max(high[np.isfinite(high)], initial=1.0)) for high in spread.high]
             scale = np.concatenate([scale, np.array(highs)[free]])
 
+        nus = slice(costs + 1, len(scale))
+        keys = self._sloped_buckets(box) if penalised else []
+        span = float(np.ptp(self.grids[self.counted[-1]])) or 1.0  # slopes per unit of the depth range
+        scale = np.concatenate([scale, np.full(len(keys), span)])
+        signed = np.arange(len(scale)) >= nus.stop  # slopes may take either sign
+
         def multipliers(at: np.ndarray) -> Multipliers:
             stages = fixed.copy()
-            stages[free] = at[costs + 1 :] / scale[costs + 1 :]
-            return Multipliers(at[:costs] / scale[:costs], float(at[costs] / scale[costs]), tangent, stages)
+            stages[free] = at[nus] / scale[nus]
+            slopes = {key: float(value / span) for key, value in zip(keys, at[nus.stop :])}
+            return Multipliers(at[:costs] / scale[:costs], float(at[costs] / scale[costs]), tangent, stages, slopes)
 
-        center = current = np.concatenate([start.costs, [start.rho], start.stages[free]]) * scale
+        slopes = [_inherited(start.penalty_slopes, key) for key in keys]
+        center = current = np.concatenate([start.costs, [start.rho], start.stages[free], slopes]) * scale
         stages = range(1, self.m + 1)
         points: list[dict[str, int]] = []
         cuts: list[tuple[np.ndarray, float, np.ndarray]] = []
@@ -569,7 +645,9 @@ class Relaxation:
             gradient = np.append(1.0 - measure.costs / self.limits, tangent_slack / scale[costs])
             if spread is not None and free.any():
                 taken = self._taken(box, at.stages, spread, point, measure)[free]
-                gradient = np.concatenate([gradient, taken / scale[costs + 1 :]])
+                gradient = np.concatenate([gradient, taken / scale[nus]])
+            if keys:
+                gradient = np.concatenate([gradient, self._slope_gradient(keys, ranges, point, at) / span])
             cuts = [*cuts[1 - BUNDLE :], (current, value, gradient)]
             if value < best:
                 center, best, weight, chosen = current, value, 2.0 * weight, point
@@ -580,8 +658,35 @@ class Relaxation:
             if not weight:
                 reach = value - target if np.isfinite(target) else abs(value)
                 weight = reach / max(float(gradient @ gradient), 1e-12)
-            current = _proximal_step(cuts, center, weight)
+            current = _proximal_step(cuts, center, weight, signed)
         return Relaxed(best, multipliers(center), points, chosen), by_last
+
+    def _sloped_buckets(self, box: Box) -> list[Bucket]:
+        """The box's depth buckets that get a penalty slope: every bucket of the penalised stages cut
+        in buckets (:meth:`_buckets`), when their combinations hold at most :data:`SLOPED_DEPTHS`
+        vectors of depths (which :meth:`_sloped_least` enumerates)."""
+        keys, combinations = [], 1
+        for s in range(1, self.m + 1):
+            pieces = self._buckets(s, box)
+            if len(pieces) > 1:
+                keys += [(s, *piece[f"depth{s}"]) for piece in pieces]
+                combinations *= box[f"depth{s}"][1] - box[f"depth{s}"][0] + 1
+        return keys if combinations <= SLOPED_DEPTHS else []
+
+    def _slope_gradient(
+        self, keys: list[Bucket], ranges: list[tuple[int, int]], point: dict[str, int], at: Multipliers
+    ) -> np.ndarray:
+        """The subgradient of the bound in each bucket's penalty slope at a design whose depths lie in
+        ``ranges``: for the buckets that hold them, the depths where their combination's charge is
+        least, less the design's."""
+        counted = [ranges[int(name.removeprefix("depth")) - 1] for name in self.counted]
+        _, attaining = self._sloped_least([counted], at.penalty_slopes)
+        gradient = np.zeros(len(keys))
+        for k, name in enumerate(self.counted):
+            key = (int(name.removeprefix("depth")), *counted[k])
+            if key in keys:
+                gradient[keys.index(key)] = attaining[0, k] - self.grids[name][point[name]]
+        return gradient
 
     def _taken(self, box: Box, nu: np.ndarray, spread: Spread, point: dict[str, int], measure: _Measure) -> np.ndarray:
         """The subgradient of the bound in each ``nu_j`` at a design: ``S_j`` less the bound ``phi_j`` took."""
@@ -601,7 +706,8 @@ class Relaxation:
         ``A_j`` for the others, the plain bound) less the box's least depth penalty, then tightened
         by cutting it, step by step: best first, the piece with the highest bound is cut in two
         (:meth:`_halves`), and each half is bounded from its parent's
-        multipliers with its own spread and penalty (at most its parent's bound). Pieces whose
+        multipliers (a depth bucket's slope from the parent's bucket that holds it) with its own
+        spread and penalty (at most its parent's bound). Pieces whose
         objective is at most ``target`` are closed. After the whole box and after each cut, yields
         the bound so far (the highest open piece's; ``-inf`` when every piece closed) with the
         designs the DPs of that step chose; stops when no piece is open, the highest one cannot
@@ -625,8 +731,8 @@ class Relaxation:
         yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
         while heap and time.perf_counter() + self.dp_seconds <= deadline:
-            parent, _, piece, relaxed, least, spread = heap[0]
-            halves = self._halves(piece, relaxed, least, spread)
+            parent, _, piece, relaxed, _, spread = heap[0]
+            halves = self._halves(piece, relaxed, spread)
             if halves is None:
                 return
             heapq.heappop(heap)
@@ -639,14 +745,14 @@ class Relaxation:
                     heapq.heappush(heap, (max(-(child.bound - least), parent), evaluated, half, child, least, spread))
             yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points)
 
-    def _halves(self, box: Box, relaxed: Relaxed, least: float, spread: Spread) -> tuple[Box, Box] | None:
+    def _halves(self, box: Box, relaxed: Relaxed, spread: Spread) -> tuple[Box, Box] | None:
         """The box cut in two where the design the DP chose at its bound exploits the relaxation
-        most: when its depth penalty exceeds the box's least (``least``) by more than its split
-        entropy (:class:`Spread`) exceeds its entropy, the middle of the range of the penalised
-        depth farthest from their mean; else the geometric middle of the stem or stage width whose
-        range raises the weights most. ``None`` when neither can be cut."""
+        most: when its depth penalty exceeds what the DP charged it by more than its split entropy
+        (:class:`Spread`) exceeds its entropy, the middle of the range of the penalised depth
+        farthest from their mean; else the geometric middle of the stem or stage width whose range
+        raises the weights most. ``None`` when neither can be cut."""
         depths = self._penalised(box, relaxed.chosen)
-        if depths is not None and self.space.penalty(depths[1]) - least > self._split_excess(box, relaxed, spread):
+        if depths is not None and self._undercharge(box, relaxed) > self._split_excess(box, relaxed, spread):
             name = depths[0]
             low, high = box[name]
             middle = (low + high + 1) // 2
@@ -665,6 +771,16 @@ class Relaxation:
         middle = int(np.searchsorted(grid, np.sqrt(grid[low] * grid[high])))
         middle = min(max(middle, low + 1), high)
         return {**box, name: (low, middle - 1)}, {**box, name: (middle, high)}
+
+    def _undercharge(self, box: Box, relaxed: Relaxed) -> float:
+        """How far the depth penalty of the design the DP chose exceeds what the DP charged it (its
+        buckets' charge above the box's least and its slopes, :meth:`_excess_penalty`)."""
+        point, slopes = relaxed.chosen, relaxed.multipliers.penalty_slopes
+        ranges = [self._bucket(s, box, point[f"depth{s}"]) for s in range(1, self.m + 1)]
+        depths = np.array([self.grids[f"depth{s}"][point[f"depth{s}"]] for s in range(1, self.m + 1)])
+        charged = float(self._excess_penalty(box, [ranges], slopes)[0]) + self.least_penalty(box)
+        charged += sum(slopes.get((s, *ranges[s - 1]), 0.0) * depths[s - 1] for s in range(1, self.m + 1))
+        return float(self.space.penalty(depths)) - charged
 
     def _penalised(self, box: Box, point: dict[str, int]) -> tuple[str, np.ndarray] | None:
         """Of the design's penalised depths whose range in the box can be cut, the one farthest from
@@ -701,12 +817,20 @@ class Relaxation:
         return _Measure(costs, float(total["log_width"][0]), float(total["layers"][0]), log_widths @ self.counts)
 
 
+def _inherited(slopes: dict[Bucket, float], key: Bucket) -> float:
+    """The slope of a depth bucket, or of the bucket that holds it (a piece's parent's), else zero."""
+    s, low, high = key
+    return next((v for (t, a, b), v in slopes.items() if t == s and a <= low and high <= b), 0.0)
+
+
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
 
 
-def _proximal_step(cuts: list[tuple[np.ndarray, float, np.ndarray]], center: np.ndarray, weight: float) -> np.ndarray:
+def _proximal_step(
+    cuts: list[tuple[np.ndarray, float, np.ndarray]], center: np.ndarray, weight: float, signed: np.ndarray
+) -> np.ndarray:
     """``argmin_y max_k (f_k + g_k . (y - y_k)) + |y - center|^2 / (2 weight)``, then ``y >= 0``: through
     its dual, ``max_a a . l - weight |G' a|^2 / 2`` over the simplex (``l_k`` the cuts at the
     center), solved by accelerated projected gradient steps."""
@@ -718,7 +842,8 @@ def _proximal_step(cuts: list[tuple[np.ndarray, float, np.ndarray]], center: np.
     for k in range(QP_STEPS):
         ahead = mix + k / (k + 3) * (mix - previous)
         previous, mix = mix, _onto_simplex(ahead + step * (at_center - gram @ ahead))
-    return np.maximum(center - weight * gradients.T @ mix, 0.0)
+    step_to = center - weight * gradients.T @ mix
+    return np.where(signed, step_to, np.maximum(step_to, 0.0))
 
 
 def _onto_simplex(v: np.ndarray) -> np.ndarray:

@@ -108,6 +108,9 @@ DUAL_ROUNDS = 3
 RELAX_SHARE = 0.4
 """The last part of the time limit, which branch and bound shares with the Lagrangian relaxation of
 the root when it has not finished by then."""
+RELAX_WEIGHT = 4.0
+"""Once the relaxation bounds tighter than the open boxes, how many times the batches' time it gets
+(in the whole space the boxes' bounds stay far above its)."""
 MAX_THREADS = 4
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
@@ -738,13 +741,26 @@ class _Search:
         root = lo[0], hi[0]
         relax_at = np.inf if self.time_limit is None else self.start + (1 - RELAX_SHARE) * self.time_limit
         relaxation: Iterator[float] | None = None
-        cap = np.inf
+        cap, relaxed_seconds, batch_seconds = np.inf, 0.0, 0.0
         while True:
-            # the relaxation steps while it bounds tighter than the open boxes (or has not started)
-            tighter = relaxation is None or cap < float(upper.max(initial=-np.inf))
-            if tighter and time.perf_counter() > relax_at and np.isfinite(self.best_value) and not self.out_of_time():
+            # the relaxation steps while it bounds tighter than the open boxes (or has not started),
+            # until it has had RELAX_WEIGHT times the time of the batches since it started
+            while (
+                (relaxation is None or cap < float(upper.max(initial=-np.inf)))
+                and time.perf_counter() > relax_at
+                and np.isfinite(self.best_value)
+                and cap > self.best_value
+                and not self.out_of_time()
+            ):
+                began = time.perf_counter()
                 relaxation = self.relax(*root) if relaxation is None else relaxation
-                cap = min(cap, next(relaxation, np.inf))
+                step = next(relaxation, None)
+                relaxed_seconds += time.perf_counter() - began
+                if step is None:
+                    break
+                cap = min(cap, step)
+                if relaxed_seconds >= RELAX_WEIGHT * batch_seconds:
+                    break
             keep = upper > self.best_value
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
             if not len(lo) or cap <= self.best_value:
@@ -792,6 +808,7 @@ class _Search:
             upper = np.concatenate([upper[rest], child_upper])
             split = np.concatenate([split[rest], child_split])
             self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
+            batch_seconds += (time.perf_counter() - began) if relaxation is not None else 0.0
 
 
 def _priced(space: SearchSpace, constraints: tuple[Constraint, ...], rho0: float) -> _Problem:
