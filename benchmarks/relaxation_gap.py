@@ -5,7 +5,7 @@ ResNet space it does not within seconds (``docs/solve_times.json``). This script
 design (a ``designer solve`` with a time limit), then bounds, with the relaxation of
 ``designer/core/relaxation.py`` and its dual, boxes that each keep that design:
 
-* the whole space (the solver's root);
+* the whole space (the solver's root), after ``--root-dps`` DPs of the dual and after 150;
 * the penalised stages' depths each kept within ``--depth-room`` blocks of the design's;
 * the stem and every stage width fixed at the design's (the entropy's stage weights then exact);
 * both;
@@ -24,6 +24,9 @@ that closes only once the depths are fixed comes from their integrality.
 CPU only::
 
     python benchmarks/relaxation_gap.py docs/relaxation_gap.json --family bottleneck --flops 4.13G --params 25.55M
+
+To compare two versions of the relaxation on one design, run this script with ``PYTHONPATH`` set to
+a checkout of the other version and ``--design`` naming the first run's report.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,21 +75,32 @@ def _restricted(
 
 
 def gap_rows(
-    request: DesignRequest, time_limit: float, depth_room: int, refine_seconds: list[float]
-) -> tuple[dict[str, object], list[dict[str, object]], list[dict[str, object]]]:
-    """The design found in ``time_limit`` seconds, the relaxation's bound over each box, and the
-    solver's refinement of the whole space from that design after each of ``refine_seconds``."""
+    request: DesignRequest,
+    time_limit: float,
+    depth_room: int,
+    refine_seconds: list[float],
+    root_dps: list[int],
+    design: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, object]], list[dict[str, object]]]:
+    """The design found in ``time_limit`` seconds (or ``design``, a report's), the relaxation's bound over the whole space after
+    each of ``root_dps`` DPs of the dual and over each box, and the solver's refinement of the whole
+    space from that design after each of ``refine_seconds``."""
     space = SearchSpace(request)
-    found = solve(space, budget_constraints(request), request.rho0, time_limit)
+    if design is None:
+        found = solve(space, budget_constraints(request), request.rho0, time_limit)
+        design = {"objective": found.objective, "entropy": found.entropy, "gap": found.gap, "point": found.point}
     problem = _Problem(space, budget_constraints(request), request.rho0)
-    point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in found.point.items()}
-    objective = found.objective
+    point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in design["point"].items()}
+    objective = float(design["objective"])
     lo = np.array([point[name] for name in problem.dims])
     root = problem.relaxation_box(np.zeros_like(lo), problem.sizes - 1)
     assert root is not None
     relaxation = problem.relaxation
     start = relaxation.start(point)
     rows = []
+    boxes: list[tuple[str, bool, int | None, bool, int]] = [
+        (f"whole space, {dps} DPs", False, None, False, dps) for dps in root_dps
+    ]
     for label, widths, room, every_depth in (
         ("whole space", False, None, False),
         (f"penalised depths within {depth_room} blocks", False, depth_room, False),
@@ -94,13 +109,15 @@ def gap_rows(
         ("widths fixed, every depth within 1 block", True, 1, True),
         ("widths and every depth fixed", True, 0, True),
     ):
+        boxes.append((label, widths, room, every_depth, DUAL_ITERATIONS))
+    for label, widths, room, every_depth, dps in boxes:
         box = _restricted(problem, root, point, widths, room, every_depth)
         ends = [{name: np.array([ends[k]]) for name, ends in box.items()} for k in (0, 1)]
         penalty = float(problem.min_penalty(*ends)[0])
         began = time.perf_counter()
         ceiling = relaxation.ceiling(box, start)
         spread = relaxation.spread(box, objective + penalty, ceiling)
-        relaxed = relaxation.bound(box, start, objective + penalty, DUAL_ITERATIONS, spread=spread)
+        relaxed = relaxation.bound(box, start, objective + penalty, dps, spread=spread)
         bound = relaxed.bound - penalty
         rows.append(
             {
@@ -123,8 +140,7 @@ def gap_rows(
             if time.perf_counter() > began + seconds:
                 break
         refined.append({"seconds": seconds, "bound": bound, "gap": (bound - objective) / objective, "steps": steps})
-    found_row = {"objective": objective, "entropy": found.entropy, "gap": found.gap, "point": found.point}
-    return found_row, rows, refined
+    return design, rows, refined
 
 
 def main() -> None:
@@ -134,7 +150,19 @@ def main() -> None:
     parser.add_argument("--flops", default="4.13G")
     parser.add_argument("--params", default="25.55M")
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds of the solve that finds the design")
+    parser.add_argument(
+        "--design",
+        type=Path,
+        help="bound around the design of this script's earlier report instead of solving (to compare versions)",
+    )
     parser.add_argument("--depth-room", type=int, default=2)
+    parser.add_argument(
+        "--root-dps",
+        type=int,
+        nargs="*",
+        default=[15, relaxation_module.ITERATIONS],
+        help="DPs of the dual for extra rows of the whole space (the solver's root uses ITERATIONS)",
+    )
     parser.add_argument(
         "--buckets",
         type=int,
@@ -145,11 +173,27 @@ def main() -> None:
         "--refine-seconds", type=float, nargs="*", default=[4.0, 15.0], help="time limits of the refinements"
     )
     args = parser.parse_args()
-    if args.depth_room < 0 or args.time_limit <= 0 or args.buckets < 1 or min(args.refine_seconds, default=1) <= 0:
-        raise DesignerError("--depth-room must be >= 0, --time-limit and --refine-seconds > 0 and --buckets >= 1")
+    if (
+        args.depth_room < 0
+        or args.time_limit <= 0
+        or args.buckets < 1
+        or min(args.refine_seconds, default=1) <= 0
+        or min(args.root_dps, default=1) < 1
+    ):
+        raise DesignerError(
+            "--depth-room must be >= 0, --time-limit and --refine-seconds > 0, --buckets and --root-dps >= 1"
+        )
     relaxation_module.BUCKETS = args.buckets
     request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
-    found, rows, refined = gap_rows(request, args.time_limit, args.depth_room, args.refine_seconds)
+    design = None
+    if args.design is not None:
+        try:
+            design = json.loads(args.design.read_text())["design"]
+        except (OSError, ValueError, KeyError) as error:
+            raise DesignerError(f"--design {args.design}: not a report of this script ({error})") from None
+    found, rows, refined = gap_rows(
+        request, args.time_limit, args.depth_room, args.refine_seconds, args.root_dps, design
+    )
     for row in rows:
         print(f"{row['box']:<40} bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}  ({row['seconds']:.1f} s)")
     for row in refined:

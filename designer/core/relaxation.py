@@ -121,6 +121,8 @@ MIN_BUCKETS = 3
 fewest buckets per stage worth their cost (the ResNet layouts' three penalised stages get four
 each; two each, as four penalised stages would get, doubled an ``mbv2`` DP's time for no tighter
 bound)."""
+THREADS = min(os.cpu_count() or 1, 4)
+"""Threads that build a DP's stage tables, and that bound the solver's large batches of boxes."""
 SLOPED_DEPTHS = 1 << 16
 """The most vectors of penalised depths in a box for which its buckets get penalty slopes
 (:attr:`Multipliers.penalty_slopes`; the ResNet layouts' root has 32^3)."""
@@ -825,7 +827,7 @@ def _inherited(slopes: dict[Bucket, float], key: Bucket) -> float:
 
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
+    return ThreadPoolExecutor(THREADS)
 
 
 def _proximal_step(

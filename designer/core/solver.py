@@ -52,12 +52,13 @@ how far below the optimum it can be. Large batches are bounded in chunks on a fe
 
 The first-order bound is weak over large boxes, so in the whole default space the best open bound
 stays far above the optimum for long. A Lagrangian relaxation of the whole space, solved by
-dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about five
+dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about two
 percent at the ResNet-50 budget; as it costs tenths of a second per evaluation there, far more
 than a box's first-order bound, it is not used on boxes: when branch and bound has not finished
 by the last :data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the
-root, which is refined step by step between batches while its bound is below the best open box's
-(so that a branch and bound about to finish keeps its pace). The reported bound is the lower of
+root, which is refined step by step between batches while its bound is below the best open box's,
+for :data:`RELAX_WEIGHT` times the batches' time (so that a branch and bound about to finish keeps
+some pace). The reported bound is the lower of
 the two (the optimum is proven if the relaxation's falls to the best design's value), and the
 designs the relaxation chooses are offered to the search for better designs, with shallower
 copies: as its Lagrangian is linear in each depth, they are mostly deeper than the costs allow.
@@ -66,7 +67,6 @@ copies: as its Lagrangian is linear in each depth, they are mostly deeper than t
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +78,7 @@ import numpy as np
 
 from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
 from designer.core.errors import Infeasible, SolveTimeout
-from designer.core.relaxation import Box, Relaxation
+from designer.core.relaxation import THREADS, Box, Relaxation
 from designer.core.space import TOLERANCE, Evaluation, GridEvaluator, SearchSpace
 
 BATCH = 2048
@@ -111,7 +111,6 @@ the root when it has not finished by then."""
 RELAX_WEIGHT = 4.0
 """Once the relaxation bounds tighter than the open boxes, how many times the batches' time it gets
 (in the whole space the boxes' bounds stay far above its)."""
-MAX_THREADS = 4
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
 
@@ -851,9 +850,8 @@ def solve(
     if not np.isfinite(search.best_value):
         search.offer_cheapest()
     search.perturb(np.random.default_rng(seed))
-    threads = min(os.cpu_count() or 1, MAX_THREADS)
-    with ThreadPoolExecutor(threads) as pool:
-        bound = search.branch_and_bound(pool, threads)
+    with ThreadPoolExecutor(THREADS) as pool:
+        bound = search.branch_and_bound(pool, THREADS)
     if not np.isfinite(search.best_value):
         if search.out_of_time():
             raise SolveTimeout(
