@@ -3,6 +3,7 @@ least every design's Lagrangian in larger boxes given valid bounds on the stage 
 log-width ceilings that hold, at least the optimum (enumerated) once refined, and far more tightly
 than the first-order bound at the ResNet-50 budget."""
 
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -201,3 +202,31 @@ def test_the_simplex_projection_survives_huge_entries():
     # a long dual run shrinks the proximal weight until the step scales entries to ~1e20
     assert _onto_simplex(np.array([1e20, 0.0, -1e20])) == pytest.approx([1.0, 0.0, 0.0])
     assert _onto_simplex(np.array([0.2, 0.1])) == pytest.approx([0.55, 0.45])
+
+
+def test_penalty_slopes_charge_each_bucket_combination_its_least_penalty_less_the_slopes():
+    """At the ResNet-50 root: with zero slopes the enumerated charge of every combination of depth
+    buckets is at least the penalty's least over its real depths (in closed form; the charge is over
+    whole block counts); with slopes, it is attained at the depths returned and no depth vector of
+    the combination is charged less."""
+    space = SearchSpace(DesignRequest(family="bottleneck", flops=4.13e9, params=25.55e6))
+    relaxation = _Problem(space, [flops_limit(4.13e9), params_limit(25.55e6)], 0.3).relaxation
+    box = {name: (0, len(grid) - 1) for name, grid in relaxation.grids.items()}
+    buckets = [[(s, *piece[f"depth{s}"]) for piece in relaxation._buckets(s, box)] for s in (3, 4, 5)]
+    assert relaxation._sloped_buckets(box) == [key for keys in buckets for key in keys]
+    sets = [[(a[1], a[2]) for a in combination] for combination in itertools.product(*buckets)]
+    zero = {key: 0.0 for keys in buckets for key in keys}
+    least, _ = relaxation._sloped_least(sets, zero)
+    closed = relaxation._least(sets)
+    assert (least >= closed * (1 - 1e-12)).all() and np.isclose(least, closed, rtol=1e-12).any()
+    rng = np.random.default_rng(3)
+    slopes = {key: rng.normal(0.0, 50.0) for key in zero}
+    least, attaining = relaxation._sloped_least(sets, slopes)
+    for combination, value, depths in zip(sets, least, attaining):
+        u = np.array([slopes[(s, *pair)] for s, pair in zip((3, 4, 5), combination)])
+        grids = [relaxation.grids[f"depth{s}"][a : b + 1] for s, (a, b) in zip((3, 4, 5), combination)]
+        vectors = np.stack(np.meshgrid(*grids, indexing="ij"), -1).reshape(-1, 3)
+        full = np.concatenate([np.ones((len(vectors), 2)), vectors], 1)
+        charges = space.penalty(full) - vectors @ u
+        assert value == pytest.approx(charges.min(), rel=1e-12)
+        assert space.penalty(np.concatenate([[1.0, 1.0], depths])) - depths @ u == pytest.approx(value, rel=1e-12)
