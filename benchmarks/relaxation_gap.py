@@ -160,8 +160,9 @@ def main() -> None:
         "--root-dps",
         type=int,
         nargs="*",
-        default=[15, relaxation_module.ITERATIONS],
-        help="DPs of the dual for extra rows of the whole space (the solver's root uses ITERATIONS)",
+        default=[relaxation_module.ITERATIONS, relaxation_module.SLOPED_ITERATIONS],
+        help="DPs of the dual for extra rows of the whole space (the solver's root uses SLOPED_ITERATIONS where "
+        "the depth buckets have penalty slopes, as at the ResNet budgets, else ITERATIONS)",
     )
     parser.add_argument(
         "--buckets",

@@ -106,11 +106,13 @@ Factor = tuple[tuple[str, ...], np.ndarray]
 """A term of the Lagrangian: values over the box's ranges of some variables (in that order)."""
 CHUNK = 1 << 20
 """Entries of a dense table built at once when a variable is eliminated."""
-ITERATIONS = 25
+ITERATIONS = 15
+SLOPED_ITERATIONS = 25
 BUNDLE = 20
 QP_STEPS = 50
-"""DP evaluations of the dual, the most cutting planes kept, and the gradient steps that solve the
-bundle's quadratic programme."""
+"""DP evaluations of the dual (of the whole box in :meth:`Relaxation.refine`; where its depth
+buckets have penalty slopes, more multipliers to fit, more), the most cutting planes kept, and the
+gradient steps that solve the bundle's quadratic programme."""
 ROOT_SHARE = 0.8
 """The most of the time left after the ceiling that the whole box's dual may take in
 :meth:`Relaxation.refine` (what is left goes to whatever the caller does with its designs)."""
@@ -735,7 +737,8 @@ class Relaxation:
         tops = [self.stage_factor(j, box)[-1] for j in range(len(self.ends) - 1)]
         now = time.perf_counter()
         until = now + ROOT_SHARE * (deadline - now)  # the rest for the caller's use of its designs
-        root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), ITERATIONS, until)
+        iterations = SLOPED_ITERATIONS if self._sloped_buckets(box) else ITERATIONS
+        root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations, until)
         heap = [(-(root.bound - least), 0, box, root, least, spread)] if root.bound - least > target else []
         yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
