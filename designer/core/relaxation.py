@@ -113,9 +113,6 @@ QP_STEPS = 50
 """DP evaluations of the dual (of the whole box in :meth:`Relaxation.refine`; where its depth
 buckets have penalty slopes, more multipliers to fit, more), the most cutting planes kept, and the
 gradient steps that solve the bundle's quadratic programme."""
-ROOT_SHARE = 0.8
-"""The most of the time left after the ceiling that the whole box's dual may take in
-:meth:`Relaxation.refine` (what is left goes to whatever the caller does with its designs)."""
 PIECE_ITERATIONS = 8
 """DP evaluations of each piece that :meth:`Relaxation.refine` bounds."""
 CEILING_ITERATIONS = 8
@@ -726,19 +723,15 @@ class Relaxation:
         else:  # a fixed last width (a head conv): no split pays for the ceiling's DPs
             ceiling = Ceiling(np.inf, np.full(len(self.grids[self.last]), np.inf))
 
-        def bounded(
-            piece: Box, multipliers: Multipliers, iterations: int, until: float = deadline
-        ) -> tuple[Relaxed, float, Spread]:
+        def bounded(piece: Box, multipliers: Multipliers, iterations: int) -> tuple[Relaxed, float, Spread]:
             least = self.least_penalty(piece)
             spread = self.spread(piece, target + least, ceiling)
-            relaxed = self.bound(piece, multipliers, target + least, iterations, until, spread)
+            relaxed = self.bound(piece, multipliers, target + least, iterations, deadline, spread)
             return relaxed, least, spread
 
         tops = [self.stage_factor(j, box)[-1] for j in range(len(self.ends) - 1)]
-        now = time.perf_counter()
-        until = now + ROOT_SHARE * (deadline - now)  # the rest for the caller's use of its designs
         iterations = SLOPED_ITERATIONS if self._sloped_buckets(box) else ITERATIONS
-        root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations, until)
+        root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations)
         heap = [(-(root.bound - least), 0, box, root, least, spread)] if root.bound - least > target else []
         yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
