@@ -140,7 +140,7 @@ class Multipliers:
     tangent: float
     stages: np.ndarray
     penalty_slopes: dict[Bucket, float] = field(default_factory=dict)
-    """``u`` per depth bucket of a penalised stage (:meth:`Relaxation.buckets`; zero where missing):
+    """``u`` per depth bucket of a penalised stage (:meth:`Relaxation._buckets`; zero where missing):
     a combination of buckets is charged ``min (P(d) - u . d)`` over its depths and each design
     ``u . d`` more."""
 
@@ -215,6 +215,8 @@ class Relaxation:
         self.stages = [(self._stack(first), self._stack(rest)) for first, rest in evaluator.stages]
         self.counted = list(self.space.penalty.counted(np.array([f"depth{s}" for s in range(1, self.m + 1)])))
         """The depths the penalty reads."""
+        self.penalised = [int(name.removeprefix("depth")) for name in self.counted]
+        """Their stages."""
         self._layer_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._enumeration_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         """Penalised depth vectors of sets of depth ranges (:meth:`_enumerated`)."""
@@ -318,8 +320,9 @@ class Relaxation:
         """Stage ``s``'s table over (previous width, width) and how to recover the rest of its design.
 
         Each end of the depth range gives a branch: the first block's terms plus ``depth - 1``
-        times the further blocks' terms, from which the kernel is eliminated; the branches' terms
-        that differ are merged by their maximum, then the inner width is eliminated."""
+        times the further blocks' terms, less ``slope`` times the depth (the depth bucket's penalty
+        slope), from which the kernel is eliminated; the branches' terms that differ are merged by
+        their maximum, then the inner width is eliminated."""
         previous, width, kernel, inner = self.space.previous(s), f"width{s}", f"kernel{s}", f"inner{s}"
         first_tables, rest_tables = self.stages[s - 1]
         fixed = self._factors(first_tables, first, box)
@@ -450,8 +453,7 @@ class Relaxation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """For each set of the penalised stages' depth ranges, the least of ``P(d) - u . d`` over its
         depths ``d`` (``u`` the slopes of those ranges' buckets) and the depths attaining it."""
-        stages = [int(name.removeprefix("depth")) for name in self.counted]
-        u = np.array([[slopes.get((s, *pair), 0.0) for s, pair in zip(stages, row)] for row in sets])
+        u = np.array([[slopes.get((s, *pair), 0.0) for s, pair in zip(self.penalised, row)] for row in sets])
         points, penalties, starts = self._enumerated(tuple(tuple((int(a), int(b)) for a, b in row) for row in sets))
         owner = np.repeat(np.arange(len(sets)), np.diff(np.append(starts, len(points))))
         values = penalties - (u[owner] * points).sum(-1)
@@ -472,7 +474,7 @@ class Relaxation:
             vectors.append(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes)))
         points = np.concatenate(vectors)
         full = np.zeros((len(points), self.m))
-        full[:, [int(name.removeprefix("depth")) - 1 for name in self.counted]] = points
+        full[:, [s - 1 for s in self.penalised]] = points
         penalties = self.space.penalty(full)
         starts = np.cumsum([0] + [len(v) for v in vectors[:-1]])
         self._enumeration_cache[ranges] = points, penalties, starts
@@ -683,11 +685,11 @@ class Relaxation:
         """The subgradient of the bound in each bucket's penalty slope at a design whose depths lie in
         ``ranges``: for the buckets that hold them, the depths where their combination's charge is
         least, less the design's."""
-        counted = [ranges[int(name.removeprefix("depth")) - 1] for name in self.counted]
+        counted = [ranges[s - 1] for s in self.penalised]
         _, attaining = self._sloped_least([counted], at.penalty_slopes)
         gradient = np.zeros(len(keys))
-        for k, name in enumerate(self.counted):
-            key = (int(name.removeprefix("depth")), *counted[k])
+        for k, (s, name) in enumerate(zip(self.penalised, self.counted)):
+            key = (s, *counted[k])
             if key in keys:
                 gradient[keys.index(key)] = attaining[0, k] - self.grids[name][point[name]]
         return gradient
