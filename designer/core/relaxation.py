@@ -386,7 +386,7 @@ class Relaxation:
                     job[1],
                     coefficients[2 * job[0] - 1],
                     coefficients[2 * job[0]],
-                    multipliers.penalty_slopes.get((job[0], *job[1][f"depth{job[0]}"]), 0.0) if penalised else 0.0,
+                    multipliers.penalty_slopes.get((job[0], *job[1][f"depth{job[0]}"]), 0.0),
                 ),
                 jobs,
             )
@@ -441,12 +441,14 @@ class Relaxation:
         self, box: Box, depth_ranges: Sequence[Sequence[tuple[int, int]]], slopes: dict[Bucket, float]
     ) -> np.ndarray:
         """What each set of every stage's depth range (:meth:`_depth_ranges`) is charged above the
-        box's least penalty: its least penalty, or with ``slopes`` (:attr:`Multipliers.penalty_slopes`)
-        its least of the penalty less ``u . d``."""
-        counted = [s - 1 for s in range(1, self.m + 1) if f"depth{s}" in self.counted]
-        sets = [[ranges[k] for k in counted] for ranges in depth_ranges]
-        charges = self._sloped_least(sets, slopes)[0] if slopes else self._least(sets)
-        return charges - self.least_penalty(box)
+        box's least penalty (:meth:`_charges`)."""
+        return self._charges(depth_ranges, slopes) - self.least_penalty(box)
+
+    def _charges(self, depth_ranges: Sequence[Sequence[tuple[int, int]]], slopes: dict[Bucket, float]) -> np.ndarray:
+        """The penalty charged to each set of every stage's depth range: its least penalty, or with
+        ``slopes`` (:attr:`Multipliers.penalty_slopes`) its least of the penalty less ``u . d``."""
+        sets = [[ranges[s - 1] for s in self.penalised] for ranges in depth_ranges]
+        return self._sloped_least(sets, slopes)[0] if slopes else self._least(sets)
 
     def _sloped_least(
         self, sets: Sequence[Sequence[tuple[int, int]]], slopes: dict[Bucket, float]
@@ -734,11 +736,11 @@ class Relaxation:
         tops = [self.stage_factor(j, box)[-1] for j in range(len(self.ends) - 1)]
         iterations = SLOPED_ITERATIONS if self._sloped_buckets(box) else ITERATIONS
         root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations)
-        heap = [(-(root.bound - least), 0, box, root, least, spread)] if root.bound - least > target else []
+        heap = [(-(root.bound - least), 0, box, root, spread)] if root.bound - least > target else []
         yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
         while heap and time.perf_counter() + self.dp_seconds <= deadline:
-            parent, _, piece, relaxed, _, spread = heap[0]
+            parent, _, piece, relaxed, spread = heap[0]
             halves = self._halves(piece, relaxed, spread)
             if halves is None:
                 return
@@ -749,7 +751,7 @@ class Relaxation:
                 points += child.points
                 evaluated += 1
                 if child.bound - least > target:
-                    heapq.heappush(heap, (max(-(child.bound - least), parent), evaluated, half, child, least, spread))
+                    heapq.heappush(heap, (max(-(child.bound - least), parent), evaluated, half, child, spread))
             yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points)
 
     def _halves(self, box: Box, relaxed: Relaxed, spread: Spread) -> tuple[Box, Box] | None:
@@ -781,12 +783,12 @@ class Relaxation:
 
     def _undercharge(self, box: Box, relaxed: Relaxed) -> float:
         """How far the depth penalty of the design the DP chose exceeds what the DP charged it (its
-        buckets' charge above the box's least and its slopes, :meth:`_excess_penalty`)."""
+        buckets' charge and its slopes, :meth:`_charges`)."""
         point, slopes = relaxed.chosen, relaxed.multipliers.penalty_slopes
         ranges = [self._bucket(s, box, point[f"depth{s}"]) for s in range(1, self.m + 1)]
         depths = np.array([self.grids[f"depth{s}"][point[f"depth{s}"]] for s in range(1, self.m + 1)])
-        charged = float(self._excess_penalty(box, [ranges], slopes)[0]) + self.least_penalty(box)
-        charged += sum(slopes.get((s, *ranges[s - 1]), 0.0) * depths[s - 1] for s in range(1, self.m + 1))
+        charged = float(self._charges([ranges], slopes)[0])
+        charged += sum(slopes.get((s, *ranges[s - 1]), 0.0) * depths[s - 1] for s in self.penalised)
         return float(self.space.penalty(depths)) - charged
 
     def _penalised(self, box: Box, point: dict[str, int]) -> tuple[str, np.ndarray] | None:

@@ -731,8 +731,9 @@ class _Search:
         """Best-first branch and bound until no open box can beat the incumbent (returns its
         value: the optimum is proven) or time runs out (returns the best open bound). When it has
         not finished by the last :data:`RELAX_SHARE` of the time limit, each batch of boxes is
-        preceded by a step of the root's Lagrangian relaxation (:meth:`relax`) for as long as its
-        bound, which holds for every design, is below the best open box's."""
+        preceded by steps of the root's Lagrangian relaxation (:meth:`relax`), until it has had
+        :data:`RELAX_WEIGHT` times the batches' time since it started, for as long as its bound,
+        which holds for every design, is below the best open box's."""
         problem = self.problem
         lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
         hi = (problem.sizes - 1)[None, :].astype(np.int64)
