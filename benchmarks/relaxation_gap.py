@@ -90,6 +90,12 @@ def gap_rows(
         found = solve(space, budget_constraints(request), request.rho0, time_limit)
         design = {"objective": found.objective, "entropy": found.entropy, "gap": found.gap, "point": found.point}
     problem = _Problem(space, budget_constraints(request), request.rho0)
+    if set(design["point"]) != set(problem.grids) or any(
+        value not in problem.grids[name] for name, value in design["point"].items()
+    ):
+        raise DesignerError(
+            "--design: its design is not a point of this space; give the --family and budget it was found for"
+        )
     point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in design["point"].items()}
     objective = float(design["objective"])
     lo = np.array([point[name] for name in problem.dims])
@@ -190,8 +196,9 @@ def main() -> None:
     if args.design is not None:
         try:
             design = json.loads(args.design.read_text())["design"]
-        except (OSError, ValueError, KeyError) as error:
-            raise DesignerError(f"--design {args.design}: not a report of this script ({error})") from None
+            float(design["objective"]), dict(design["point"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DesignerError(f"--design {args.design}: not a report of this script ({error!r})") from None
     found, rows, refined = gap_rows(
         request, args.time_limit, args.depth_room, args.refine_seconds, args.root_dps, design
     )
