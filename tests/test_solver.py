@@ -3,6 +3,7 @@ fixed-shape space (one kernel, a fixed ratio, all stages stride 2) and in the fu
 kernel and an inner width per stage, a stride-1 stage, the published code's depth penalty)."""
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -253,3 +254,47 @@ def test_shallower_copies_of_a_design_too_deep_for_the_budget_fit_it():
     assert (copies[..., depths] <= deep[None][..., depths]).all() and (copies[..., depths] >= 0).all()
     assert (np.diff(copies[..., depths], axis=0) >= 0).all()  # deeper as the scale grows
     assert (problem.exact(copies.reshape(-1, len(problem.dims)))[0] > -np.inf).any()
+
+
+@pytest.mark.parametrize("family, extra, flops, params, rho0", FULL_CASES[1:3])
+def test_search_around_the_incumbent_is_exact_in_each_box_and_proves_the_whole_space(
+    family, extra, flops, params, rho0
+):
+    """From the worst design of the space, the search of the box of indices within one step of it
+    ends at that box's best design; the search around the incumbent, grown until its box holds
+    every design, ends at the optimum and says so."""
+    space = SearchSpace.of(family, **{**FULL, **extra})
+    limits = {name: value for name, value in (("macs", flops), ("params", params)) if value is not None}
+    values, evaluation = enumerate_all(space)
+    objective = np.where(feasible(space, values, evaluation, rho0, limits), evaluation.objective, -np.inf)
+    constraints = ([flops_limit(flops)] if flops else []) + ([params_limit(params)] if params else [])
+    problem = _Problem(space, constraints, rho0)
+    grid = np.stack([np.searchsorted(problem.grids[name], values[name]) for name in problem.dims], 1)
+    worst = grid[np.argmin(np.where(np.isfinite(objective), objective, np.inf))]
+    around = (np.abs(grid - worst).max(1) <= 1) & np.isfinite(objective)
+    assert objective[around].max() > objective[around].min()  # the box holds better designs
+    with ThreadPoolExecutor(1) as pool:
+        search = _at(problem, worst)
+        box = search.search_box(pool, 1, np.maximum(worst - 1, 0), np.minimum(worst + 1, problem.sizes - 1))
+        assert _returned(box) is True
+        assert search.best_value == pytest.approx(objective[around].max(), rel=1e-12)
+        search = _at(problem, worst)
+        assert _returned(search.neighbourhoods(pool, 1)) is True
+    assert search.best_value == pytest.approx(objective.max(), rel=1e-12)
+
+
+def _at(problem, point):
+    """A search whose incumbent is ``point`` (indices of the branched variables)."""
+    search = _Search(problem, None, None, 0.0)
+    (value,), (last,) = problem.exact(point[None])
+    search.best_point, search.best_value, search.best_last = point, float(value), int(last)
+    return search
+
+
+def _returned(steps):
+    """What a generator returns once run to its end."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as end:
+            return end.value

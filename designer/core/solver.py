@@ -57,18 +57,21 @@ percent at the ResNet-50 budget; as it costs tenths of a second per evaluation t
 than a box's first-order bound, it is not used on boxes: when branch and bound has not finished
 by the last :data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the
 root, which is refined step by step between batches while its bound is below the best open box's,
-for :data:`RELAX_WEIGHT` times the batches' time (so that a branch and bound about to finish keeps
-some pace). The reported bound is the lower of
+for :data:`RELAX_WEIGHT` times the batches' time. The reported bound is the lower of
 the two (the optimum is proven if the relaxation's falls to the best design's value), and the
 designs the relaxation chooses are offered to the search for better designs, with shallower
 copies: as its Lagrangian is linear in each depth, they are mostly deeper than the costs allow.
+While the relaxation bounds tighter than the open boxes, the batches search around the incumbent
+instead (:meth:`_Search.neighbourhoods`): branch and bound over the box of every index within a few
+steps of it, which the first-order bound closes quickly, finds better designs that differ from the
+incumbent in many indices at once, where every local move falls.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -108,9 +111,9 @@ DUAL_ROUNDS = 3
 RELAX_SHARE = 0.4
 """The last part of the time limit, which branch and bound shares with the Lagrangian relaxation of
 the root when it has not finished by then."""
-RELAX_WEIGHT = 4.0
+RELAX_WEIGHT = 1.0
 """Once the relaxation bounds tighter than the open boxes, how many times the batches' time it gets
-(in the whole space the boxes' bounds stay far above its)."""
+(the batches then search around the incumbent, :meth:`_Search.neighbourhoods`)."""
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
 
@@ -730,10 +733,11 @@ class _Search:
     def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
         """Best-first branch and bound until no open box can beat the incumbent (returns its
         value: the optimum is proven) or time runs out (returns the best open bound). When it has
-        not finished by the last :data:`RELAX_SHARE` of the time limit, each batch of boxes is
-        preceded by steps of the root's Lagrangian relaxation (:meth:`relax`), until it has had
+        not finished by the last :data:`RELAX_SHARE` of the time limit, the root's Lagrangian
+        relaxation (:meth:`relax`) steps between batches while it has had less than
         :data:`RELAX_WEIGHT` times the batches' time since it started, for as long as its bound,
-        which holds for every design, is below the best open box's."""
+        which holds for every design, is below the best open box's; the batches then search around
+        the incumbent (:meth:`neighbourhoods`)."""
         problem = self.problem
         lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
         hi = (problem.sizes - 1)[None, :].astype(np.int64)
@@ -741,12 +745,16 @@ class _Search:
         root = lo[0], hi[0]
         relax_at = np.inf if self.time_limit is None else self.start + (1 - RELAX_SHARE) * self.time_limit
         relaxation: Iterator[float] | None = None
+        local: Generator[None, None, bool] | None = None
         cap, relaxed_seconds, batch_seconds = np.inf, 0.0, 0.0
         while True:
             # the relaxation steps while it bounds tighter than the open boxes (or has not started),
-            # until it has had RELAX_WEIGHT times the time of the batches since it started
+            # for RELAX_WEIGHT times the time of the batches since it started
             while (
-                (relaxation is None or cap < float(upper.max(initial=-np.inf)))
+                (
+                    relaxation is None
+                    or (cap < float(upper.max(initial=-np.inf)) and relaxed_seconds < RELAX_WEIGHT * batch_seconds)
+                )
                 and time.perf_counter() > relax_at
                 and np.isfinite(self.best_value)
                 and cap > self.best_value
@@ -759,56 +767,114 @@ class _Search:
                 if step is None:
                     break
                 cap = min(cap, step)
-                if relaxed_seconds >= RELAX_WEIGHT * batch_seconds:
-                    break
             keep = upper > self.best_value
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
             if not len(lo) or cap <= self.best_value:
                 return self.best_value
+            # once the relaxation bounds tighter than the boxes (in the whole space their bounds stay
+            # far above for long), the batches search around the incumbent instead
+            searching_around = relaxation is not None and cap < float(upper.max())
             batch = min(BATCH, len(lo))
-            if self.out_of_time(self.box_seconds * batch):
+            if not searching_around and self.out_of_time(self.box_seconds * batch):
                 return min(float(upper.max()), cap)
             began = time.perf_counter()
             self.stats.iterations += 1
             if self.progress is not None:
                 self.progress(self.stats, self.best_value, min(float(upper.max()), cap), len(lo))
-            order = np.argsort(-upper)
-            take, rest = order[:BATCH], order[BATCH:]
-            parent_lo, parent_hi, axis, parent_upper = lo[take], hi[take], split[take], upper[take]
-            leaf = (parent_hi == parent_lo).all(1)
-            probes = [parent_lo[leaf]]
-            parent_lo, parent_hi, axis, parent_upper = (
-                parent_lo[~leaf],
-                parent_hi[~leaf],
-                axis[~leaf],
-                parent_upper[~leaf],
-            )
-            rows = np.arange(len(parent_lo))
-            axis = np.where(parent_hi[rows, axis] > parent_lo[rows, axis], axis, np.argmax(parent_hi - parent_lo, 1))
-            middle = (parent_lo[rows, axis] + parent_hi[rows, axis]) // 2
-            left_hi, right_lo = parent_hi.copy(), parent_lo.copy()
-            left_hi[rows, axis] = middle
-            right_lo[rows, axis] = middle + 1
-            child_upper, child_lo, child_hi, child_split = _bound_in_parallel(
-                problem,
-                pool,
-                threads,
-                np.concatenate([parent_lo, right_lo]),
-                np.concatenate([left_hi, parent_hi]),
-                self.best_value,
-            )
-            # a child lies inside its parent, so the parent's bound holds for it too
-            child_upper = np.minimum(child_upper, np.concatenate([parent_upper, parent_upper]))
-            self.stats.boxes += len(child_lo)
-            live = child_upper > self.best_value
-            probes.append(problem.repair((child_lo[live] + child_hi[live]) // 2))
-            self.offer(np.concatenate(probes))
-            lo = np.concatenate([lo[rest], child_lo])
-            hi = np.concatenate([hi[rest], child_hi])
-            upper = np.concatenate([upper[rest], child_upper])
-            split = np.concatenate([split[rest], child_split])
-            self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
+            if searching_around:
+                local = self.neighbourhoods(pool, threads) if local is None else local
+                try:
+                    next(local)
+                except StopIteration as searched:  # out of time, or every design searched
+                    return self.best_value if searched.value else min(float(upper.max()), cap)
+            else:
+                lo, hi, upper, split = self.split(pool, threads, lo, hi, upper, split)
+                self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
             batch_seconds += (time.perf_counter() - began) if relaxation is not None else 0.0
+
+    def split(
+        self,
+        pool: ThreadPoolExecutor,
+        threads: int,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        upper: np.ndarray,
+        split: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One batch of branch and bound: the :data:`BATCH` open boxes with the highest bounds cut in
+        halves (along their split dimensions) and bounded, the halves' midpoints offered as designs;
+        returns the open boxes after it."""
+        problem = self.problem
+        order = np.argsort(-upper)
+        take, rest = order[:BATCH], order[BATCH:]
+        parent_lo, parent_hi, axis, parent_upper = lo[take], hi[take], split[take], upper[take]
+        leaf = (parent_hi == parent_lo).all(1)
+        probes = [parent_lo[leaf]]
+        parent_lo, parent_hi, axis, parent_upper = parent_lo[~leaf], parent_hi[~leaf], axis[~leaf], parent_upper[~leaf]
+        rows = np.arange(len(parent_lo))
+        axis = np.where(parent_hi[rows, axis] > parent_lo[rows, axis], axis, np.argmax(parent_hi - parent_lo, 1))
+        middle = (parent_lo[rows, axis] + parent_hi[rows, axis]) // 2
+        left_hi, right_lo = parent_hi.copy(), parent_lo.copy()
+        left_hi[rows, axis] = middle
+        right_lo[rows, axis] = middle + 1
+        child_upper, child_lo, child_hi, child_split = _bound_in_parallel(
+            problem,
+            pool,
+            threads,
+            np.concatenate([parent_lo, right_lo]),
+            np.concatenate([left_hi, parent_hi]),
+            self.best_value,
+        )
+        # a child lies inside its parent, so the parent's bound holds for it too
+        child_upper = np.minimum(child_upper, np.concatenate([parent_upper, parent_upper]))
+        self.stats.boxes += len(child_lo)
+        live = child_upper > self.best_value
+        probes.append(problem.repair((child_lo[live] + child_hi[live]) // 2))
+        self.offer(np.concatenate(probes))
+        return (
+            np.concatenate([lo[rest], child_lo]),
+            np.concatenate([hi[rest], child_hi]),
+            np.concatenate([upper[rest], child_upper]),
+            np.concatenate([split[rest], child_split]),
+        )
+
+    def neighbourhoods(self, pool: ThreadPoolExecutor, threads: int) -> Generator[None, None, bool]:
+        """Exact search around the incumbent, one batch per step: :meth:`search_box` over the box of
+        every index within ``room`` steps of it (the first-order bound is tight on small boxes), from
+        one step; once a box is searched without a better design, the room grows by one, else the
+        next box is centred on the new incumbent. Finds the better designs that differ from the
+        incumbent in many indices at once, which no local move reaches. Returns false when out of
+        time, true once a box that holds every design is searched (the incumbent is then optimal)."""
+        sizes, room = self.problem.sizes, 1
+        while True:
+            before = self.best_value
+            lo, hi = np.maximum(self.best_point - room, 0), np.minimum(self.best_point + room, sizes - 1)
+            if not (yield from self.search_box(pool, threads, lo, hi)):
+                return False
+            if self.best_value <= before:
+                if room >= sizes.max():
+                    return True
+                room += 1
+
+    def search_box(
+        self, pool: ThreadPoolExecutor, threads: int, lo: np.ndarray, hi: np.ndarray
+    ) -> Generator[None, None, bool]:
+        """Branch and bound over one box of indices, one batch per step. Returns true once no design
+        of the box can beat the incumbent, false before a batch that would end past the time limit
+        (as the last one took)."""
+        upper, lo, hi, split = self.problem.bound(lo[None], hi[None], self.best_value)
+        seconds = 0.0
+        while True:
+            keep = upper > self.best_value
+            lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
+            if not len(lo):
+                return True
+            if self.out_of_time(seconds):
+                return False
+            began = time.perf_counter()
+            lo, hi, upper, split = self.split(pool, threads, lo, hi, upper, split)
+            seconds = time.perf_counter() - began
+            yield
 
 
 def _priced(space: SearchSpace, constraints: tuple[Constraint, ...], rho0: float) -> _Problem:
