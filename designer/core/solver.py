@@ -111,7 +111,7 @@ DUAL_ROUNDS = 3
 RELAX_SHARE = 0.4
 """The last part of the time limit, which branch and bound shares with the Lagrangian relaxation of
 the root when it has not finished by then."""
-RELAX_WEIGHT = 1.0
+RELAX_WEIGHT = 4.0
 """Once the relaxation bounds tighter than the open boxes, how many times the batches' time it gets
 (the batches then search around the incumbent, :meth:`_Search.neighbourhoods`)."""
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
