@@ -745,7 +745,7 @@ class _Search:
         root = lo[0], hi[0]
         relax_at = np.inf if self.time_limit is None else self.start + (1 - RELAX_SHARE) * self.time_limit
         relaxation: Iterator[float] | None = None
-        local: Generator[None, None, bool] | None = None
+        local: Generator[int, None, bool] | None = None
         cap, relaxed_seconds, batch_seconds = np.inf, 0.0, 0.0
         while True:
             # the relaxation steps while it bounds tighter than the open boxes (or has not started),
@@ -838,19 +838,26 @@ class _Search:
             np.concatenate([split[rest], child_split]),
         )
 
-    def neighbourhoods(self, pool: ThreadPoolExecutor, threads: int) -> Generator[None, None, bool]:
-        """Exact search around the incumbent, one batch per step: :meth:`search_box` over the box of
-        every index within ``room`` steps of it (the first-order bound is tight on small boxes), from
-        one step; once a box is searched without a better design, the room grows by one, else the
-        next box is centred on the new incumbent. Finds the better designs that differ from the
+    def neighbourhoods(self, pool: ThreadPoolExecutor, threads: int) -> Generator[int, None, bool]:
+        """Exact search around the incumbent, one batch per step (yielding the room): :meth:`search_box`
+        over the box of every index within ``room`` steps of it (the first-order bound is tight on
+        small boxes), from one step; once a box is searched without a better design, the room grows
+        by one, else the next box is centred on the new incumbent. Finds the better designs that differ from the
         incumbent in many indices at once, which no local move reaches. Returns false when out of
         time, true once a box that holds every design is searched (the incumbent is then optimal)."""
         sizes, room = self.problem.sizes, 1
         while True:
             before = self.best_value
             lo, hi = np.maximum(self.best_point - room, 0), np.minimum(self.best_point + room, sizes - 1)
-            if not (yield from self.search_box(pool, threads, lo, hi)):
-                return False
+            box = self.search_box(pool, threads, lo, hi)
+            while True:
+                try:
+                    next(box)
+                except StopIteration as searched:
+                    if not searched.value:
+                        return False
+                    break
+                yield room
             if self.best_value <= before:
                 if room >= sizes.max():
                     return True
