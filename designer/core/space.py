@@ -513,22 +513,16 @@ class GridEvaluator:
         for kernel in kernels:
             shape = space.stage_shape(s, shaped[0], shaped[1], shaped[2], int(kernel), first)
             by_kernel.append(space.family.layers(shape))
-        names: tuple[str, ...] = ()
-        groups: dict[tuple[str, ...], np.ndarray] = {}
+        groups: dict[tuple[str, ...], list[Terms]] = {}
         for position in range(len(by_kernel[0])):
             per_kernel = [Terms.of([layers[position]], self.costs) for layers in by_kernel]
-            names = per_kernel[0].names
-            if all(np.array_equal(per_kernel[0].data, terms.data) for terms in per_kernel[1:]):
-                data = per_kernel[0].data[..., None]  # the layer does not read the kernel
-            else:
-                data = np.stack([terms.data for terms in per_kernel], -1)
+            data = np.stack([terms.data for terms in per_kernel], -1)
+            if all(np.array_equal(data[..., 0], data[..., k]) for k in range(1, data.shape[-1])):
+                data = data[..., :1]
             read = tuple(axis for axis, size in zip((*axes, f"kernel{s}"), data.shape[1:]) if size > 1)
             squeezed = data.reshape(data.shape[0], *(size for size in data.shape[1:] if size > 1))
-            if read in groups:
-                groups[read] += squeezed  # in place: a group's tables are large, and summed as they come
-            else:
-                groups[read] = squeezed
-        return [Table(read, Terms(names, data)) for read, data in groups.items()]
+            groups.setdefault(read, []).append(Terms(per_kernel[0].names, squeezed))
+        return [Table(read, _sum(terms)) for read, terms in groups.items()]
 
     def _part(self, tables: list[Table], index: dict[str, np.ndarray]) -> Terms:
         return _sum([table.take(index) for table in tables])
