@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from relaxation_gap import design_indices, read_design
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
@@ -39,12 +40,10 @@ from designer.workflows.design import budget_constraints
 def search_around(problem: _Problem, point: dict[str, float], seconds: float) -> list[dict[str, Any]]:
     """The search around ``point`` (a design's values) for ``seconds``: a row per better design
     found and per box searched without one (its room: the steps from the incumbent it spans)."""
-    indices = np.array([int(np.searchsorted(problem.grids[name], point[name])) for name in problem.dims])
+    indices = design_indices(problem, point)
     search = _Search(problem, seconds, None, time.perf_counter())
-    (value,), (last,) = problem.exact(indices[None])
-    if not np.isfinite(value):
+    if not search.adopt(np.array([indices[name] for name in problem.dims])):
         raise DesignerError("--design: its design does not meet this budget; give the budget it was found for")
-    search.best_point, search.best_value, search.best_last = indices, float(value), int(last)
     rows: list[dict[str, Any]] = [{"seconds": 0.0, "objective": search.best_value, "room": 0}]
     room = 1
     with ThreadPoolExecutor(THREADS) as pool:
@@ -77,14 +76,7 @@ def main() -> None:
     space = SearchSpace(request)
     problem = _Problem(space, budget_constraints(request), request.rho0)
     if args.design is not None:
-        try:
-            start = {
-                name: float(value) for name, value in json.loads(args.design.read_text())["design"]["point"].items()
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise DesignerError(f"--design: cannot read a design from {args.design} ({error})") from None
-        if set(start) != set(problem.grids) or any(value not in problem.grids[name] for name, value in start.items()):
-            raise DesignerError("--design: its design is not a point of this space; give the --family it was found for")
+        start = read_design(args.design)["point"]
     else:
         start = solve(space, budget_constraints(request), request.rho0, args.time_limit).point
     rows = search_around(problem, start, args.seconds)
@@ -101,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_guarded(main)
+    sys.exit(run_guarded(main))

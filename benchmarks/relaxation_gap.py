@@ -74,6 +74,25 @@ def _restricted(
     return restricted
 
 
+def read_design(path: Path) -> dict[str, Any]:
+    """The design of an earlier report of this script (its objective and point, by value)."""
+    try:
+        design = json.loads(path.read_text())["design"]
+        float(design["objective"]), dict(design["point"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DesignerError(f"--design {path}: not a report of relaxation_gap.py ({error!r})") from None
+    return design
+
+
+def design_indices(problem: _Problem, point: dict[str, float]) -> dict[str, int]:
+    """A design's grid index of every variable of the problem's space (its values must lie on the grids)."""
+    if set(point) != set(problem.grids) or any(value not in problem.grids[name] for name, value in point.items()):
+        raise DesignerError(
+            "--design: its design is not a point of this space; give the --family and budget it was found for"
+        )
+    return {name: int(np.searchsorted(problem.grids[name], value)) for name, value in point.items()}
+
+
 def gap_rows(
     request: DesignRequest,
     time_limit: float,
@@ -90,13 +109,7 @@ def gap_rows(
         found = solve(space, budget_constraints(request), request.rho0, time_limit)
         design = {"objective": found.objective, "entropy": found.entropy, "gap": found.gap, "point": found.point}
     problem = _Problem(space, budget_constraints(request), request.rho0)
-    if set(design["point"]) != set(problem.grids) or any(
-        value not in problem.grids[name] for name, value in design["point"].items()
-    ):
-        raise DesignerError(
-            "--design: its design is not a point of this space; give the --family and budget it was found for"
-        )
-    point = {name: int(np.searchsorted(problem.grids[name], value)) for name, value in design["point"].items()}
+    point = design_indices(problem, design["point"])
     objective = float(design["objective"])
     lo = np.array([point[name] for name in problem.dims])
     root = problem.relaxation_box(np.zeros_like(lo), problem.sizes - 1)
@@ -192,13 +205,7 @@ def main() -> None:
         )
     relaxation_module.BUCKETS = args.buckets
     request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
-    design = None
-    if args.design is not None:
-        try:
-            design = json.loads(args.design.read_text())["design"]
-            float(design["objective"]), dict(design["point"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DesignerError(f"--design {args.design}: not a report of this script ({error!r})") from None
+    design = None if args.design is None else read_design(args.design)
     found, rows, refined = gap_rows(
         request, args.time_limit, args.depth_room, args.refine_seconds, args.root_dps, design
     )

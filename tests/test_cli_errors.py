@@ -184,6 +184,8 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
     ("script", "argv", "message"),
     [
         ("relaxation_gap.py", ["out.json", "--flops", "abc"], "'abc' is not a number"),
+        ("neighbourhood_search.py", ["out.json", "--seconds", "0"], "--time-limit and --seconds must be above 0"),
+        ("neighbourhood_search.py", ["out.json", "--design", "missing.json"], "not a report of relaxation_gap.py"),
         ("measure_designs.py", ["--profile", "h200-torch-fp16-b256", "--out", "out.json"], "give the networks"),
         ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),

@@ -286,8 +286,7 @@ def test_search_around_the_incumbent_is_exact_in_each_box_and_proves_the_whole_s
 def _at(problem, point):
     """A search whose incumbent is ``point`` (indices of the branched variables)."""
     search = _Search(problem, None, None, 0.0)
-    (value,), (last,) = problem.exact(point[None])
-    search.best_point, search.best_value, search.best_last = point, float(value), int(last)
+    assert search.adopt(point)
     return search
 
 

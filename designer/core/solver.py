@@ -661,6 +661,15 @@ class _Search:
         """Whether work of ``ahead`` seconds from now would end past the time limit."""
         return self.time_limit is not None and time.perf_counter() + ahead - self.start > self.time_limit
 
+    def adopt(self, point: np.ndarray) -> bool:
+        """Make one design (indices of the branched variables) the incumbent, whatever its value;
+        false, leaving the incumbent as it was, when it is infeasible."""
+        (value,), (last,) = self.problem.exact(point[None])
+        if not np.isfinite(value):
+            return False
+        self.best_point, self.best_value, self.best_last = point, float(value), int(last)
+        return True
+
     def offer(self, points: np.ndarray, climb: int = 1, always: bool = False) -> None:
         """Evaluate designs; climb from the best ``climb`` of them (only from those that beat the
         incumbent, unless ``always``); keep the best design found."""
