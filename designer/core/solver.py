@@ -191,11 +191,7 @@ class _Problem:
         costs = [(c.name, c.layer_cost) for c in self.constraints if c.layer_cost is not None]
         lower = [c.name for c in self.constraints if not c.convex]
         self.evaluate = GridEvaluator(space, costs, lower=lower)
-        self.evaluate_low = (
-            self.evaluate
-            if all(c.monotone for c in self.constraints)
-            else GridEvaluator(space, costs, envelope=True, lower=lower)
-        )
+        self.evaluate_low = self.evaluate if all(c.monotone for c in self.constraints) else self.evaluate.enveloped()
         self.grids = self.evaluate.grids
         self.names = list(self.grids)
         self.last = f"width{space.body_stages}"

@@ -28,6 +28,7 @@ designs at once by passing arrays through the same block layer lists that price 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -467,16 +468,15 @@ class GridEvaluator:
     width and the inner width, its kxk conv the inner width and the kernel, ...), so every part
     of the network is tabulated layer group by layer group over the grids of the variables it
     reads (with the same layer lists as :meth:`SearchSpace.evaluate`), and a design's totals are
-    gathered, not recomputed. With ``envelope``, every extra layer cost is replaced by its
-    monotone lower envelope (the least value at this or any larger index), which never exceeds
+    gathered, not recomputed. Every extra layer cost can be replaced by its monotone lower
+    envelope (the least value at this or any larger index), which never exceeds
     the cost and never decreases: the solver bounds non-monotone costs (measured latency) with
-    it. For each name in ``lower`` a total ``"<name>.lower"`` is added, a convex under-estimate of
-    that cost (see :meth:`Terms.with_lower`) that the solver's first-order bound can use.
+    the tables of :meth:`enveloped`. For each name in ``lower`` a total ``"<name>.lower"`` is
+    added, a convex under-estimate of that cost (see :meth:`Terms.with_lower`) that the solver's
+    first-order bound can use.
     """
 
-    def __init__(
-        self, space: SearchSpace, layer_costs: Any = None, envelope: bool = False, lower: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, space: SearchSpace, layer_costs: Any = None, lower: Sequence[str] = ()) -> None:
         self.space = space
         if lower:
             layer_costs = [*(layer_costs or ()), ("activations", lambda layer: layer.activations)]
@@ -487,16 +487,24 @@ class GridEvaluator:
         self.stem = [Table(("stem",), Terms.of(space.stem_layers(self.grids["stem"]), layer_costs))]
         self.stages = [(self._tables(s, True), self._tables(s, False)) for s in range(1, m + 1)]
         self.head = [Table((f"width{m}",), Terms.of(space.head_layers(self.grids[f"width{m}"]), layer_costs))]
-        parts = [self.stem, self.head, *(part for pair in self.stages for part in pair)]
-        names = [name for name, _ in layer_costs or ()]
-        for tables in parts:
+        for tables in self._parts():
             for position, table in enumerate(tables):
                 terms = table.terms.broadcast(tuple(len(self.grids[axis]) for axis in table.axes))
                 for name in lower:
                     terms = terms.with_lower(name)
-                if envelope:
-                    terms = terms.envelope(names)
                 tables[position] = Table(table.axes, terms)
+
+    def _parts(self) -> list[list[Table]]:
+        return [self.stem, self.head, *(part for pair in self.stages for part in pair)]
+
+    def enveloped(self) -> GridEvaluator:
+        """This evaluator with every extra layer cost replaced by its monotone lower envelope, from
+        the tables already priced."""
+        names = [name for name, _ in self.costs or ()]
+        low = copy.copy(self)
+        low.stem, low.head = _enveloped(self.stem, names), _enveloped(self.head, names)
+        low.stages = [(_enveloped(first, names), _enveloped(rest, names)) for first, rest in self.stages]
+        return low
 
     def _tables(self, s: int, first: bool) -> list[Table]:
         """The tables of stage ``s``'s first block (or of each further block), one per group of
@@ -564,6 +572,10 @@ class GridEvaluator:
             self.grids["stem"][index["stem"]],
             [self.grids[f"depth{s}"][index[f"depth{s}"]] for s in range(1, m + 1)],
         )
+
+
+def _enveloped(tables: list[Table], names: Sequence[str]) -> list[Table]:
+    return [Table(table.axes, table.terms.envelope(names)) for table in tables]
 
 
 def _sum(terms: Sequence[Terms]) -> Terms:
