@@ -239,23 +239,3 @@ def test_the_weighted_median_of_the_estimates_ignores_those_without_weight():
     plain = np.where(cumulative[..., -1] > 0, plain, np.nan)
     assert np.isnan(plain).any() and np.isfinite(plain).any()
     np.testing.assert_array_equal(_weighted_median(estimates, weights), plain)
-
-
-def test_the_enveloped_grid_is_the_least_cost_at_or_above_each_index():
-    """The solver bounds measured latency, which is not monotone, with its lower envelope: at each
-    entry the least latency at that or any larger index, made from the tables already priced."""
-    predictor = load_predictor("cpu-ort-fp32-b8")
-    space = SearchSpace.of("mbv2", 32, stages=3, max_width=64, ratio=(2.0, 4.0))
-    raw = GridEvaluator(space, [("latency", predictor.layer_latency)])
-    low = raw.enveloped()
-    pairs = zip([*raw.stem, *raw.head], [*low.stem, *low.head])
-    pairs = [*pairs, *(p for (f, r), (lf, lr) in zip(raw.stages, low.stages) for p in zip(f + r, lf + lr))]
-    assert any(not np.array_equal(a.terms["latency"], b.terms["latency"]) for a, b in pairs)
-    for table, enveloped in pairs:
-        cost, bound = table.terms["latency"], enveloped.terms["latency"]
-        assert table.axes == enveloped.axes and np.all(bound <= cost)
-        for axis in range(cost.ndim):
-            assert np.all(np.diff(bound, axis=axis) >= 0)
-        corner = tuple(0 for _ in range(cost.ndim))
-        assert bound[corner] == cost.min()
-        assert np.array_equal(enveloped.terms["macs"], table.terms["macs"])

@@ -173,18 +173,23 @@ def test_bounds_never_cut_off_a_feasible_design(family, base, extra, flops, para
 
 
 @pytest.mark.parametrize(
-    "family, base, extra",
-    [("basic", FIXED, {}), ("mbv2", FIXED, fixed_extra("mbv2")), ("bottleneck", FULL, {"ratio": (1.0, 3.0)})],
+    "family, base, extra, rho0",
+    [
+        ("basic", FIXED, {}, 0.5),
+        ("mbv2", FIXED, fixed_extra("mbv2"), 0.5),
+        ("bottleneck", FULL, {"ratio": (1.0, 3.0)}, 0.5),
+        ("mbv2", FULL, {"ratio": (1.5, 2.0), "max_width": 16, "head_width": 32}, 1.2),
+    ],
 )
-def test_non_monotone_cost_matches_enumeration(family, base, extra):
+def test_non_monotone_cost_matches_enumeration(family, base, extra, rho0):
     space = SearchSpace.of(family, **{**base, **extra})
     values, evaluation = enumerate_all(space, [("latency", stepped_latency)])
-    ok = feasible(space, values, evaluation, 0.5, {})
+    ok = feasible(space, values, evaluation, rho0, {})
     limit = float(np.quantile(evaluation.totals["latency"][ok], 0.3))
     latency = Constraint("latency", limit, layer_cost=stepped_latency, monotone=False, convex=False)
     ok &= evaluation.totals["latency"] <= limit
     assert ok.any() and not ok.all()
-    solution = solve(space, [latency], 0.5)
+    solution = solve(space, [latency], rho0)
     assert solution.proven
     assert solution.objective == pytest.approx(float(evaluation.objective[ok].max()), rel=1e-12)
 

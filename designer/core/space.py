@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -409,35 +409,42 @@ class Terms:
     def broadcast(self, shape: tuple[int, ...]) -> Terms:
         return Terms(self.names, np.broadcast_to(self.data, (len(self.names), *shape)).copy())
 
-    def with_lower(self, name: str) -> Terms:
+    def with_lower(self, name: str, usable: np.ndarray | None = None) -> Terms:
         """Add ``"<name>.lower" = a * macs + b * activations``, the largest such combination
-        (``a, b >= 0``, a few mixes tried) that stays at or below ``name`` at every entry.
+        (``a, b >= 0``, a few mixes tried) that stays at or below ``name`` at every entry (every
+        ``usable`` one, where given).
 
         MACs and activation counts are convex along every variable with increasing
         differences, so the under-estimate is too, wherever the cost itself is not.
         """
         cost, macs, traffic = self[name], self["macs"], self["activations"]
+        valid = np.ones(cost.shape, dtype=bool) if usable is None else np.broadcast_to(usable, cost.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
-            a = float(np.min(np.where(macs > 0, cost / np.where(macs > 0, macs, 1.0), np.inf)))
-            b = float(np.min(np.where(traffic > 0, cost / np.where(traffic > 0, traffic, 1.0), np.inf)))
+            a = float(np.min(np.where(valid & (macs > 0), cost / np.where(macs > 0, macs, 1.0), np.inf)))
+            b = float(np.min(np.where(valid & (traffic > 0), cost / np.where(traffic > 0, traffic, 1.0), np.inf)))
         a, b = (a if np.isfinite(a) else 0.0), (b if np.isfinite(b) else 0.0)
         best, best_total = np.zeros_like(cost), -1.0
         for mix in np.linspace(0.0, 1.0, 11):
             estimate = mix * a * macs + (1 - mix) * b * traffic
-            excess = float(np.max(np.where(cost > 0, estimate / np.where(cost > 0, cost, 1.0), 0.0)))
+            excess = float(np.max(np.where(valid & (cost > 0), estimate / np.where(cost > 0, cost, 1.0), 0.0)))
             estimate = estimate / max(excess, 1.0)
-            if estimate.sum() > best_total:
-                best, best_total = estimate, float(estimate.sum())
+            if estimate[valid].sum() > best_total:
+                best, best_total = estimate, float(estimate[valid].sum())
         return Terms((*self.names, f"{name}.lower"), np.concatenate([self.data, best[None]]))
 
-    def envelope(self, names: Sequence[str]) -> Terms:
-        """Replace the named totals by their monotone lower envelope over every axis."""
+    def envelope(self, names: Sequence[str], usable: np.ndarray | None = None) -> Terms:
+        """Replace the named totals by their monotone lower envelope over every axis: at each
+        entry, the least value at it or any larger index (any larger ``usable`` one, where given;
+        where there is none, the largest value of the envelope)."""
         data = self.data.copy()
         for name in names:
             value = data[self.names.index(name)]
+            if usable is not None:
+                value = np.where(usable, value, np.inf)
             for axis in range(value.ndim):
                 value = np.flip(np.minimum.accumulate(np.flip(value, axis), axis=axis), axis)
-            data[self.names.index(name)] = value
+            finite = np.isfinite(value)
+            data[self.names.index(name)] = np.where(finite, value, np.max(value, where=finite, initial=0.0))
         return Terms(self.names, data)
 
 
@@ -454,6 +461,9 @@ class Table:
 
     axes: tuple[str, ...]
     terms: Terms
+    usable: np.ndarray | None = None
+    """Which entries some design of the space reads (broadcastable to the table; ``None``: all).
+    The extra layer costs are priced only there; elsewhere they hold a finite placeholder."""
 
     def take(self, index: dict[str, np.ndarray]) -> Terms:
         if not self.axes:
@@ -478,21 +488,20 @@ class GridEvaluator:
 
     def __init__(self, space: SearchSpace, layer_costs: Any = None, lower: Sequence[str] = ()) -> None:
         self.space = space
-        if lower:
-            layer_costs = [*(layer_costs or ()), ("activations", lambda layer: layer.activations)]
-        self.costs = layer_costs
+        self.priced = list(layer_costs or ())
+        self.costs = [*self.priced, ("activations", lambda layer: layer.activations)] if lower else self.priced
         grids = space.grids()
         self.grids = {name: grid.astype(float) for name, grid in grids.items()}
         m = space.body_stages
-        self.stem = [Table(("stem",), Terms.of(space.stem_layers(self.grids["stem"]), layer_costs))]
+        self.stem = [Table(("stem",), Terms.of(space.stem_layers(self.grids["stem"]), self.costs))]
         self.stages = [(self._tables(s, True), self._tables(s, False)) for s in range(1, m + 1)]
-        self.head = [Table((f"width{m}",), Terms.of(space.head_layers(self.grids[f"width{m}"]), layer_costs))]
+        self.head = [Table((f"width{m}",), Terms.of(space.head_layers(self.grids[f"width{m}"]), self.costs))]
         for tables in self._parts():
             for position, table in enumerate(tables):
                 terms = table.terms.broadcast(tuple(len(self.grids[axis]) for axis in table.axes))
                 for name in lower:
-                    terms = terms.with_lower(name)
-                tables[position] = Table(table.axes, terms)
+                    terms = terms.with_lower(name, table.usable)
+                tables[position] = replace(table, terms=terms)
 
     def _parts(self) -> list[list[Table]]:
         return [self.stem, self.head, *(part for pair in self.stages for part in pair)]
@@ -500,7 +509,7 @@ class GridEvaluator:
     def enveloped(self) -> GridEvaluator:
         """This evaluator with every extra layer cost replaced by its monotone lower envelope, from
         the tables already priced."""
-        names = [name for name, _ in self.costs or ()]
+        names = [name for name, _ in self.costs]
         low = copy.copy(self)
         low.stem, low.head = _enveloped(self.stem, names), _enveloped(self.head, names)
         low.stages = [(_enveloped(first, names), _enveloped(rest, names)) for first, rest in self.stages]
@@ -508,7 +517,9 @@ class GridEvaluator:
 
     def _tables(self, s: int, first: bool) -> list[Table]:
         """The tables of stage ``s``'s first block (or of each further block), one per group of
-        layers that read the same variables."""
+        layers that read the same variables. A layer that reads two of the stage's widths has
+        its extra costs priced only at the pairs of values some design can take
+        (:meth:`_reachable`): the ratio range leaves out most of a wide inner-width grid."""
         space = self.space
         axes = (space.previous(s), f"width{s}", f"inner{s}")
         grid = {axis: self.grids[axis] for axis in axes if axis in self.grids}
@@ -516,21 +527,54 @@ class GridEvaluator:
             grid[axis].reshape([-1 if i == j else 1 for j in range(3)]) if axis in grid else None
             for i, axis in enumerate(axes)
         ]
+        reachable = self._reachable(axes)
         kernels = self.grids[f"kernel{s}"] if space.has_kernel() else np.array([float(space.kernels[0])])
         by_kernel = []
         for kernel in kernels:
             shape = space.stage_shape(s, shaped[0], shaped[1], shaped[2], int(kernel), first)
             by_kernel.append(space.family.layers(shape))
-        groups: dict[tuple[str, ...], list[Terms]] = {}
+        groups: dict[tuple[str, ...], list[tuple[Terms, np.ndarray | None]]] = {}
         for position in range(len(by_kernel[0])):
-            per_kernel = [Terms.of([layers[position]], self.costs) for layers in by_kernel]
+            usable = _reads_pair(by_kernel[0][position], reachable)
+            costs = [(name, _priced_at(cost, usable)) for name, cost in self.priced] + self.costs[len(self.priced) :]
+            per_kernel = [Terms.of([layers[position]], costs) for layers in by_kernel]
             data = np.stack([terms.data for terms in per_kernel], -1)
             if all(np.array_equal(data[..., 0], data[..., k]) for k in range(1, data.shape[-1])):
                 data = data[..., :1]
             read = tuple(axis for axis, size in zip((*axes, f"kernel{s}"), data.shape[1:]) if size > 1)
-            squeezed = data.reshape(data.shape[0], *(size for size in data.shape[1:] if size > 1))
-            groups.setdefault(read, []).append(Terms(per_kernel[0].names, squeezed))
-        return [Table(read, _sum(terms)) for read, terms in groups.items()]
+            sizes = tuple(size for size in data.shape[1:] if size > 1)
+            if usable is not None:
+                usable = np.broadcast_to(usable[..., None], data.shape[1:]).reshape(sizes)
+            groups.setdefault(read, []).append(
+                (Terms(per_kernel[0].names, data.reshape(data.shape[0], *sizes)), usable)
+            )
+        return [Table(read, _sum([terms for terms, _ in members]), members[0][1]) for read, members in groups.items()]
+
+    def _reachable(self, axes: tuple[str, ...]) -> dict[tuple[int, int], np.ndarray]:
+        """For each two of a stage's ``axes`` (positions ``i < j``), which pairs of their values
+        some assignment of the third satisfies every ordering among the three with."""
+        present = [i for i, axis in enumerate(axes) if axis in self.grids]
+        relation = {
+            (i, j): np.ones((len(self.grids[axes[i]]), len(self.grids[axes[j]])), dtype=bool)
+            for i in present
+            for j in present
+            if i != j
+        }
+        for pair in self.space.pairs():
+            if pair.lower in axes and pair.upper in axes:
+                i, j = axes.index(pair.lower), axes.index(pair.upper)
+                holds = pair.holds(self.grids[pair.lower][:, None], self.grids[pair.upper][None, :])
+                relation[(i, j)] &= holds
+                relation[(j, i)] &= holds.T
+        reachable = {}
+        for i, j in relation:
+            if i < j:
+                allowed = relation[(i, j)]
+                for k in set(present) - {i, j}:
+                    through = relation[(i, k)].astype(np.float32) @ relation[(k, j)].astype(np.float32)
+                    allowed = allowed & (through > 0)
+                reachable[(i, j)] = allowed
+        return reachable
 
     def _part(self, tables: list[Table], index: dict[str, np.ndarray]) -> Terms:
         return _sum([table.take(index) for table in tables])
@@ -575,7 +619,41 @@ class GridEvaluator:
 
 
 def _enveloped(tables: list[Table], names: Sequence[str]) -> list[Table]:
-    return [Table(table.axes, table.terms.envelope(names)) for table in tables]
+    return [replace(table, terms=table.terms.envelope(names, table.usable)) for table in tables]
+
+
+def _reads_pair(layer: Layer, reachable: dict[tuple[int, int], np.ndarray]) -> np.ndarray | None:
+    """The reachable pairs of values of the two stage variables that ``layer`` reads, shaped over
+    the stage's three axes (``None`` where it reads another number of them, or all are reachable)."""
+    shape = np.broadcast_shapes(*(np.shape(value) for value in _array_fields(layer).values()))
+    read = tuple(i for i, size in enumerate(shape) if size > 1)
+    if len(shape) != 3 or len(read) != 2 or read not in reachable or reachable[read].all():
+        return None
+    sizes = [size if i in read else 1 for i, size in enumerate(shape)]
+    return reachable[read].reshape(sizes)
+
+
+def _array_fields(layer: Layer) -> dict[str, np.ndarray]:
+    return {f.name: value for f in fields(layer) if isinstance(value := getattr(layer, f.name), np.ndarray)}
+
+
+def _priced_at(cost: Callable[[Layer], Any], usable: np.ndarray | None) -> Callable[[Layer], Any]:
+    """``cost``, evaluated only at the ``usable`` entries of a layer's arrays; elsewhere it is
+    the largest of those values (a finite placeholder no design reads)."""
+    if usable is None:
+        return cost
+
+    def priced(layer: Layer) -> np.ndarray:
+        arrays = _array_fields(layer)
+        shape = np.broadcast_shapes(usable.shape, *(value.shape for value in arrays.values()))
+        where = np.broadcast_to(usable, shape)
+        picked = replace(layer, **{name: np.broadcast_to(value, shape)[where] for name, value in arrays.items()})
+        values = np.broadcast_to(np.asarray(cost(picked), dtype=float), (int(where.sum()),))
+        result = np.full(shape, float(values.max(initial=0.0)))
+        result[where] = values
+        return result
+
+    return priced
 
 
 def _sum(terms: Sequence[Terms]) -> Terms:
