@@ -9,6 +9,11 @@ seed. This solves each budget once per seed, in this process, and writes each ob
 
 To compare two versions of the solver, run the same command in a checkout of each (with that
 checkout first on ``PYTHONPATH``), one after the other or side by side on a machine with a core each.
+
+``--throughput FAMILY:TARGET:PROFILE`` (repeatable) solves throughput-targeted cases instead of the
+budgets; each of their solves prices its grid afresh within its limit, as ``designer solve`` does::
+
+    python benchmarks/solver_seeds.py OUT.json --throughput bottleneck:3000:h100-torch-fp32
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ import statistics
 import sys
 from pathlib import Path
 
+from solve_times import throughput_case
+
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.request import DesignRequest
-from designer.core.solver import solve
+from designer.core.solver import _priced_grid, solve
 from designer.core.space import SearchSpace
 from designer.core.units import parse_count
-from designer.workflows.design import budget_constraints
+from designer.workflows.design import budget_constraints, load_latency_model, throughput_constraint
 
 BUDGETS = [
     ("bottleneck", "1.8G", "11.7M"),
@@ -41,14 +48,23 @@ BUDGETS = [
 ResNet ones and the middle mobile one."""
 
 
-def seed_rows(family: str, flops: str, params: str, seeds: int, time_limit: float) -> dict[str, object]:
-    """One budget solved once per seed: objectives, gaps and their spread."""
-    request = DesignRequest(family=family, flops=parse_count(flops), params=parse_count(params))
-    space, constraints = SearchSpace(request), budget_constraints(request)
-    solutions = [solve(space, constraints, request.rho0, time_limit, seed=seed) for seed in range(seeds)]
+def seed_rows(request: DesignRequest, args: str, seeds: int, time_limit: float) -> dict[str, object]:
+    """One request solved once per seed: objectives, gaps and their spread. A throughput target's
+    grid is priced afresh for each solve, inside its time limit."""
+    model = load_latency_model(request)
+    space = SearchSpace(request)
+    constraints = budget_constraints(request)
+    if model is not None:
+        assert request.target_throughput is not None
+        constraints.append(throughput_constraint(model, request.target_throughput))
+    solutions = []
+    for seed in range(seeds):
+        if model is not None:
+            _priced_grid.cache_clear()
+        solutions.append(solve(space, constraints, request.rho0, time_limit, seed=seed))
     objectives = [solution.objective for solution in solutions]
     return {
-        "args": f"--family {family} --flops {flops} --params {params}",
+        "args": args,
         "objectives": objectives,
         "gaps": [solution.gap for solution in solutions],
         "mean": statistics.fmean(objectives),
@@ -64,12 +80,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--time-limit", type=float, default=9.3, help="seconds per solve (what a 10-s `designer solve` leaves it)"
     )
+    parser.add_argument(
+        "--throughput",
+        type=throughput_case,
+        action="append",
+        metavar="FAMILY:TARGET:PROFILE",
+        help="a throughput-targeted case instead of the budgets, repeatable",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.time_limit <= 0:
         raise DesignerError("--seeds must be at least 1 and --time-limit above 0")
+    cases = [
+        (DesignRequest(family=family, flops=parse_count(flops), params=parse_count(params)), flops, params)
+        for family, flops, params in ([] if args.throughput else BUDGETS)
+    ]
+    requests = [
+        (request, f"--family {request.family} --flops {flops} --params {params}") for request, flops, params in cases
+    ]
+    for family, target, profile in args.throughput or []:
+        request = DesignRequest(family=family, target_throughput=parse_count(target), profile=profile)
+        requests.append((request, f"--family {family} --target-throughput {target} --profile {profile}"))
     rows = []
-    for family, flops, params in BUDGETS:
-        rows.append(seed_rows(family, flops, params, args.seeds, args.time_limit))
+    for request, text in requests:
+        rows.append(seed_rows(request, text, args.seeds, args.time_limit))
         row = rows[-1]
         print(f"{row['args']}: mean {row['mean']:,.0f}, worst {row['worst']:,.0f}, best {row['best']:,.0f}", flush=True)
     report = {
