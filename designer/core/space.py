@@ -479,11 +479,11 @@ class GridEvaluator:
     of the network is tabulated layer group by layer group over the grids of the variables it
     reads (with the same layer lists as :meth:`SearchSpace.evaluate`), and a design's totals are
     gathered, not recomputed. Every extra layer cost can be replaced by its monotone lower
-    envelope (the least value at this or any larger index), which never exceeds
-    the cost and never decreases: the solver bounds non-monotone costs (measured latency) with
-    the tables of :meth:`enveloped`. For each name in ``lower`` a total ``"<name>.lower"`` is
-    added, a convex under-estimate of that cost (see :meth:`Terms.with_lower`) that the solver's
-    first-order bound can use.
+    envelope (the least value at this or any larger index), which never exceeds the cost and
+    never decreases: the solver bounds non-monotone costs (measured latency) with the tables of
+    :meth:`enveloped`. For each name in ``lower`` a total ``"<name>.lower"`` is added, a convex
+    under-estimate of that cost (see :meth:`Terms.with_lower`) that the solver's first-order
+    bound can use.
     """
 
     def __init__(self, space: SearchSpace, layer_costs: Any = None, lower: Sequence[str] = ()) -> None:
