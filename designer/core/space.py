@@ -527,7 +527,7 @@ class GridEvaluator:
             grid[axis].reshape([-1 if i == j else 1 for j in range(3)]) if axis in grid else None
             for i, axis in enumerate(axes)
         ]
-        reachable = self._reachable(axes)
+        reachable = self._reachable(axes) if self.priced else {}
         kernels = self.grids[f"kernel{s}"] if space.has_kernel() else np.array([float(space.kernels[0])])
         by_kernel = []
         for kernel in kernels:
