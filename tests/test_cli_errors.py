@@ -189,6 +189,8 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("measure_designs.py", ["--profile", "h200-torch-fp16-b256", "--out", "out.json"], "give the networks"),
         ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
+        ("solver_seeds.py", ["out.json", "--throughput", "mbv2:3000"], "expected FAMILY:TARGET:PROFILE"),
+        ("input_sparsity.py", ["out.json", "--breakdown", "missing.json"], "--breakdown must be a layer_breakdown"),
         ("throughput_targets.py", ["--out", "out.json"], "one of the arguments --profile --plot-only is required"),
         ("throughput_targets.py", ["--out", "out.json", "--plot-only"], "cannot read throughput-targets results"),
     ],
