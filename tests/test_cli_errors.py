@@ -191,7 +191,11 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
         ("solver_seeds.py", ["out.json", "--throughput", "mbv2:3000"], "expected FAMILY:TARGET:PROFILE"),
         ("input_sparsity.py", ["out.json", "--breakdown", "missing.json"], "--breakdown must be a layer_breakdown"),
-        ("sustained_clocks.py", ["out.json", "missing.json", "--profile", "h200-torch-fp16-b256"], "missing: missing.json"),
+        (
+            "sustained_clocks.py",
+            ["out.json", "missing.json", "--profile", "h200-torch-fp16-b256"],
+            "missing: missing.json",
+        ),
         ("throughput_targets.py", ["--out", "out.json"], "one of the arguments --profile --plot-only is required"),
         ("throughput_targets.py", ["--out", "out.json", "--plot-only"], "cannot read throughput-targets results"),
     ],
