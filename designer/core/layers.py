@@ -33,6 +33,8 @@ def out_res(res: int, stride: int) -> int: ...
 def out_res(res: Int, stride: Int) -> Int: ...
 def out_res(res: Int, stride: Int) -> Int:
     """Output resolution of a conv or pool that pads ``kernel // 2``: ``ceil(res / stride)``."""
+    if isinstance(stride, int) and stride == 1:
+        return res  # resolutions are whole numbers (the division is slow on large float arrays)
     return (res + stride - 1) // stride
 
 

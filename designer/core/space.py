@@ -538,9 +538,9 @@ class GridEvaluator:
             usable = _reads_pair(by_kernel[0][position], reachable)
             costs = [(name, _priced_at(cost, usable)) for name, cost in self.priced] + self.costs[len(self.priced) :]
             per_kernel = [Terms.of([layers[position]], costs) for layers in by_kernel]
-            data = np.stack([terms.data for terms in per_kernel], -1)
-            if all(np.array_equal(data[..., 0], data[..., k]) for k in range(1, data.shape[-1])):
-                data = data[..., :1]
+            data = per_kernel[0].data[..., None]
+            if any(not np.array_equal(per_kernel[0].data, terms.data) for terms in per_kernel[1:]):
+                data = np.stack([terms.data for terms in per_kernel], -1)
             read = tuple(axis for axis, size in zip((*axes, f"kernel{s}"), data.shape[1:]) if size > 1)
             sizes = tuple(size for size in data.shape[1:] if size > 1)
             if usable is not None:
