@@ -443,8 +443,10 @@ class Terms:
                 value = np.where(usable, value, np.inf)
             for axis in range(value.ndim):
                 value = np.flip(np.minimum.accumulate(np.flip(value, axis), axis=axis), axis)
-            finite = np.isfinite(value)
-            data[self.names.index(name)] = np.where(finite, value, np.max(value, where=finite, initial=0.0))
+            if usable is not None:  # entries with no usable one at or above them
+                finite = np.isfinite(value)
+                value = np.where(finite, value, np.max(value, where=finite, initial=0.0))
+            data[self.names.index(name)] = value
         return Terms(self.names, data)
 
 
