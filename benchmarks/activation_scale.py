@@ -56,17 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    missing = [str(path) for path in args.networks if not path.is_file()]
-    if missing or args.batch < 1:
-        raise DesignerError(
-            f"give arch spec files that exist (missing: {', '.join(missing) or 'none'}) and --batch >= 1"
-        )
+    if args.batch < 1:
+        raise DesignerError("--batch must be at least 1")
+    specs = {path.stem: ArchSpec.load(path) for path in args.networks}
     results = []
-    for path in args.networks:
-        spec = ArchSpec.from_dict(json.loads(path.read_text()))
+    for name, spec in specs.items():
         rows = stage_scales(spec, args.batch, args.seed)
-        results.append({"network": path.stem, "activation": spec.activation, "parts": rows})
-        print(f"{path.stem}: " + ", ".join(f"{row['part']} {row['mean_abs']:.2g}" for row in rows), flush=True)
+        results.append({"network": name, "activation": spec.activation, "parts": rows})
+        print(f"{name}: " + ", ".join(f"{row['part']} {row['mean_abs']:.2g}" for row in rows), flush=True)
     report = {"batch": args.batch, "seed": args.seed, "networks": results}
     atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
     return 0

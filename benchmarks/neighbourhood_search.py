@@ -23,17 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from relaxation_gap import design_indices, read_design
+from relaxation_gap import add_budget_options, budget_request, design_indices, read_design
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.relaxation import THREADS
-from designer.core.request import DesignRequest
 from designer.core.solver import _Problem, _Search, solve
 from designer.core.space import SearchSpace
-from designer.core.units import parse_count
 from designer.workflows.design import budget_constraints
 
 
@@ -63,16 +61,14 @@ def search_around(problem: _Problem, point: dict[str, float], seconds: float) ->
 def main() -> None:
     parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path)
-    parser.add_argument("--family", default="bottleneck")
-    parser.add_argument("--flops", default="4.13G")
-    parser.add_argument("--params", default="25.55M")
+    add_budget_options(parser)
     parser.add_argument("--design", type=Path, help="start from this relaxation_gap.py report's design")
     parser.add_argument("--time-limit", type=float, default=10.0, help="without --design: the solve's seconds")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the search around it runs")
     args = parser.parse_args()
     if args.time_limit <= 0 or args.seconds <= 0:
         raise DesignerError("--time-limit and --seconds must be above 0")
-    request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
+    request = budget_request(args)
     space = SearchSpace(request)
     problem = _Problem(space, budget_constraints(request), request.rho0)
     if args.design is not None:

@@ -31,6 +31,7 @@ a checkout of the other version and ``--design`` naming the first run's report.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import platform
@@ -72,6 +73,18 @@ def _restricted(
             top = len(problem.grids[name]) - 1
             restricted[name] = (max(point[name] - depth_room, 0), min(point[name] + depth_room, top))
     return restricted
+
+
+def add_budget_options(parser: Parser) -> None:
+    """``--family``, ``--flops`` and ``--params``, by default the ResNet-50 budget of issue 13."""
+    parser.add_argument("--family", default="bottleneck")
+    parser.add_argument("--flops", default="4.13G")
+    parser.add_argument("--params", default="25.55M")
+
+
+def budget_request(args: argparse.Namespace) -> DesignRequest:
+    """The design request of the options :func:`add_budget_options` adds."""
+    return DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
 
 
 def read_design(path: Path) -> dict[str, Any]:
@@ -165,9 +178,7 @@ def gap_rows(
 def main() -> None:
     parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path)
-    parser.add_argument("--family", default="bottleneck")
-    parser.add_argument("--flops", default="4.13G")
-    parser.add_argument("--params", default="25.55M")
+    add_budget_options(parser)
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds of the solve that finds the design")
     parser.add_argument(
         "--design",
@@ -204,7 +215,7 @@ def main() -> None:
             "--depth-room must be >= 0, --time-limit and --refine-seconds > 0, --buckets and --root-dps >= 1"
         )
     relaxation_module.BUCKETS = args.buckets
-    request = DesignRequest(family=args.family, flops=parse_count(args.flops), params=parse_count(args.params))
+    request = budget_request(args)
     design = None if args.design is None else read_design(args.design)
     found, rows, refined = gap_rows(
         request, args.time_limit, args.depth_room, args.refine_seconds, args.root_dps, design

@@ -5,7 +5,7 @@ network's own activation.
 profile's activation. This narrows a gap down to the stages: for each stage of each network, the
 stage's blocks run as the network runs them (batch-norm folded, the profile's batch and
 precision, on a standard-normal input of the stage's shape), and each op of the stage is timed
-alone with the network's activation, as the torch backend times a profile's ops::
+alone as the profile's backend times its ops, with the network's activation::
 
     python benchmarks/stage_vs_ops.py OUT/stage-vs-ops.json --profile h200-torch-fp16-b256 \\
         docs/h200/mbv2-act/target-29161-relu.json docs/h200/mbv2-act/target-29161-silu.json
@@ -18,17 +18,18 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
-from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.spec import ArchSpec
 from designer.core.structure import iter_blocks
 from designer.workflows.verify import ProfileMeasurer
-from latency.measure.modules import network_module, op_input_shapes, op_module, random_inputs
+from latency.measure.backend import Backend, get_backend
+from latency.measure.modules import network_module, random_inputs
 from latency.predict.ops import OpKey, layer_ops
 
 
@@ -42,9 +43,12 @@ def stage_ops(spec: ArchSpec) -> list[Counter[OpKey]]:
     return counts
 
 
-def stage_rows(backend: object, spec: ArchSpec, batch: int) -> list[dict[str, object]]:
-    """Per stage: its end-to-end milliseconds and the sum of its ops' milliseconds timed alone."""
+def stage_rows(backend: Backend, spec: ArchSpec, batch: int) -> list[dict[str, object]]:
+    """Per stage: its end-to-end milliseconds and the sum of its ops' milliseconds timed alone
+    (by a backend like ``backend`` that times ops with the network's activation)."""
     import torch
+
+    op_backend = get_backend(backend.name, replace(backend.settings, activation=spec.activation))
 
     with torch.device("cuda"):
         network = backend._prepare(network_module(spec))  # type: ignore[attr-defined]
@@ -57,10 +61,7 @@ def stage_rows(backend: object, spec: ArchSpec, batch: int) -> list[dict[str, ob
         stage_ms = backend._time(partial(network.stages[stage], x))  # type: ignore[attr-defined]
         for key in counts:
             if key not in op_ms:
-                with torch.device("cuda"):
-                    module = backend._prepare(op_module(key, spec.activation))  # type: ignore[attr-defined]
-                inputs = random_inputs(op_input_shapes(key, batch), backend.dtype, "cuda")  # type: ignore[attr-defined]
-                op_ms[key] = backend._time(partial(module, *inputs))  # type: ignore[attr-defined]
+                op_ms[key] = op_backend.time_op(key, batch)
         ops = sum(count * op_ms[key] for key, count in counts.items())
         rows.append({"stage": stage, "blocks": spec.stages[stage].depth, "stage_ms": stage_ms, "ops_ms": ops})
     return rows
@@ -72,19 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("networks", nargs="+", type=Path, metavar="ARCH", help="arch spec JSON files")
     parser.add_argument("--profile", required=True, help="the profile whose backend, batch and precision to use")
     args = parser.parse_args(argv)
-    missing = [str(path) for path in args.networks if not path.is_file()]
-    if missing:
-        raise DesignerError(f"give arch spec files that exist (missing: {', '.join(missing)})")
+    specs = {path.stem: ArchSpec.load(path) for path in args.networks}
     measurer = ProfileMeasurer(args.profile)
     batch = measurer.table.batch
     results = []
-    for path in args.networks:
-        spec = ArchSpec.from_dict(json.loads(path.read_text()))
+    for name, spec in specs.items():
         rows = stage_rows(measurer.backend, spec, batch)
-        results.append({"network": path.stem, "activation": spec.activation, "stages": rows})
+        results.append({"network": name, "activation": spec.activation, "stages": rows})
         for row in rows:
             print(
-                f"{path.stem} stage {row['stage']} ({row['blocks']} blocks): end to end {row['stage_ms']:.4f} ms, "
+                f"{name} stage {row['stage']} ({row['blocks']} blocks): end to end {row['stage_ms']:.4f} ms, "
                 f"ops alone {row['ops_ms']:.4f} ms",
                 flush=True,
             )

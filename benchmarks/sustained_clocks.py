@@ -87,20 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", required=True, help="the profile whose backend, batch and precision to use")
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each network runs")
     args = parser.parse_args(argv)
-    missing = [str(path) for path in args.networks if not path.is_file()]
-    if missing or args.seconds <= 0:
-        raise DesignerError(
-            f"give arch spec files that exist (missing: {', '.join(missing) or 'none'}) and --seconds > 0"
-        )
+    if args.seconds <= 0:
+        raise DesignerError("--seconds must be above 0")
+    specs = {path.stem: ArchSpec.load(path) for path in args.networks}
     measurer = ProfileMeasurer(args.profile)
     batch = measurer.table.batch
     rows = []
-    for path in args.networks:
-        spec = ArchSpec.from_dict(json.loads(path.read_text()))
-        row = {"network": path.stem, **sustained(measurer.backend, spec, batch, args.seconds)}
+    for name, spec in specs.items():
+        row = {"network": name, **sustained(measurer.backend, spec, batch, args.seconds)}
         rows.append(row)
         print(
-            f"{path.stem}: short {row['short_images_per_s']:,.0f} img/s, sustained {row['sustained_images_per_s']:,.0f}"
+            f"{name}: short {row['short_images_per_s']:,.0f} img/s, sustained {row['sustained_images_per_s']:,.0f}"
             f" img/s at {row['sm_clock_mhz']:.0f} MHz, {row['power_w']:.0f} W, {row['temperature_c']:.0f} C",
             flush=True,
         )

@@ -194,14 +194,14 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         (
             "sustained_clocks.py",
             ["out.json", "missing.json", "--profile", "h200-torch-fp16-b256"],
-            "missing: missing.json",
+            "cannot read arch spec missing.json",
         ),
         (
             "stage_vs_ops.py",
             ["out.json", "missing.json", "--profile", "h200-torch-fp16-b256"],
-            "missing: missing.json",
+            "cannot read arch spec missing.json",
         ),
-        ("activation_scale.py", ["out.json", "missing.json"], "missing: missing.json"),
+        ("activation_scale.py", ["out.json", "missing.json"], "cannot read arch spec missing.json"),
         ("throughput_targets.py", ["--out", "out.json"], "one of the arguments --profile --plot-only is required"),
         ("throughput_targets.py", ["--out", "out.json", "--plot-only"], "cannot read throughput-targets results"),
     ],
