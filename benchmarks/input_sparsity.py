@@ -27,6 +27,7 @@ from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
+from designer.core.parse import read_json
 from latency.measure.backend import Settings, get_backend
 from latency.measure.modules import op_input_shapes, op_module, random_inputs
 from latency.predict.ops import OpKey
@@ -44,10 +45,14 @@ def fills() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
 
 def costliest_ops(breakdown: Path, count: int) -> list[OpKey]:
     """The ``count`` ops of a breakdown report with the most measured time (count x ms) over its networks."""
+    report = read_json(breakdown, "layer_breakdown.py report")
     totals: dict[str, float] = {}
-    for network in json.loads(breakdown.read_text())["networks"]:
-        for row in network["ops"]:
-            totals[row["op"]] = totals.get(row["op"], 0.0) + row["count"] * row["measured_ms"]
+    try:
+        for network in report["networks"]:
+            for row in network["ops"]:
+                totals[row["op"]] = totals.get(row["op"], 0.0) + row["count"] * row["measured_ms"]
+    except (KeyError, TypeError):
+        raise DesignerError(f"{breakdown} is not a layer_breakdown.py report; give one with --breakdown") from None
     ranked = sorted(totals, key=lambda label: -totals[label])
     return [OpKey.from_label(label) for label in ranked[:count]]
 
@@ -60,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="fp16")
     parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args(argv)
-    if args.ops < 1 or not args.breakdown.is_file():
-        raise DesignerError("--breakdown must be a layer_breakdown.py report and --ops at least 1")
+    if args.ops < 1:
+        raise DesignerError("--ops must be at least 1")
+    ops = costliest_ops(args.breakdown, args.ops)
     import torch
 
     backend = get_backend("torch", Settings(precision=args.precision))
     rows = []
-    for key in costliest_ops(args.breakdown, args.ops):
+    for key in ops:
         with torch.device("cuda"):
             module = backend._prepare(op_module(key, "relu"))  # type: ignore[attr-defined]
         row: dict[str, object] = {"op": key.label()}

@@ -190,7 +190,11 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
         ("solver_seeds.py", ["out.json", "--throughput", "mbv2:3000"], "expected FAMILY:TARGET:PROFILE"),
-        ("input_sparsity.py", ["out.json", "--breakdown", "missing.json"], "--breakdown must be a layer_breakdown"),
+        (
+            "input_sparsity.py",
+            ["out.json", "--breakdown", "missing.json"],
+            "cannot read layer_breakdown.py report missing.json",
+        ),
         (
             "sustained_clocks.py",
             ["out.json", "missing.json", "--profile", "h200-torch-fp16-b256"],
