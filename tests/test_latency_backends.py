@@ -74,3 +74,37 @@ def test_timed_networks_have_no_all_zero_convs():
 
     convs = [m for m in network_module(resnet50(32, 10)).modules() if isinstance(m, nn.Conv2d)]
     assert convs and all(bool(conv.weight.abs().sum() > 0) and conv.bias is not None for conv in convs)
+
+
+def test_timed_networks_keep_activations_at_unit_scale():
+    """Calibrated batch-norms keep every stage's activations near unit scale, as a trained
+    network's; left at their initial statistics they shrink towards fp16's subnormals."""
+    import torch
+
+    from designer.core.reference import resnet50
+    from latency.measure.modules import network_module
+
+    torch.manual_seed(0)
+    network = network_module(resnet50(64, 10))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        x = network.stem(x)
+        for stage in network.stages:
+            x = stage(x)
+            assert 0.1 < float(x.abs().mean()) < 10
+
+
+def test_calibrate_batchnorm_sets_the_statistics_of_its_batch():
+    import torch
+    from torch import nn
+
+    from designer.nn.calibrate import calibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    batch = torch.randn(5, 3, 8, 8) * 3 + 1
+    calibrate_batchnorm(model, batch)
+    conv_out = model[0](batch)
+    assert not model.training and model[1].momentum == 0.1
+    assert torch.allclose(model[1].running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.allclose(model[1].running_var, conv_out.var(dim=(0, 2, 3)), rtol=1e-4)

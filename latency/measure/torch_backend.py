@@ -57,7 +57,7 @@ class TorchBackend:
                 f"torch {s.precision}, channels_last, cudnn.benchmark on, TF32 {'on' if s.precision == 'tf32' else 'off'}; "
                 f"CUDA graph of k back-to-back copies (one replay >= {TARGET_MS:g} ms, k <= {MAX_COPIES}); "
                 f"{s.warmup} warm-up replays, median of {s.repetitions} replays timed with CUDA events, divided by k; "
-                "random normal inputs; batch-norm folded into conv bias"
+                "random normal inputs; batch-norm folded into conv bias (networks: its statistics set from a random normal batch first)"
             ),
             "warmup": s.warmup,
             "repetitions": s.repetitions,
