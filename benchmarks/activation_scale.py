@@ -1,11 +1,12 @@
 """How large the activations are at each stage of a network as ``--verify`` and the benchmarks
-measure it: untrained, batch-norm folded (``latency.measure.modules.network_module``).
+measure it: untrained, batch-norm statistics set from a random batch, then folded
+(``latency.measure.modules.network_module``).
 
 A trained network's batch-norms keep activations near unit scale. Folded at initialisation they
 do not, so activations shrink (or grow) stage by stage, and a GPU's speed can depend on the data
-(fp16 values below 6.1e-5 are subnormal). This runs the network on the CPU, in float32, on a
-standard-normal batch, and writes each stage's largest and mean absolute activation and its
-share of zeros::
+(fp16 values below 6.1e-5 are subnormal); the calibration is there to prevent that. This runs
+the network on the CPU, in float32, on a standard-normal batch, and writes each stage's largest
+and mean absolute activation and its share of zeros::
 
     python benchmarks/activation_scale.py OUT/activation-scale.json docs/h200/mbv2-act/*.json
 
