@@ -57,6 +57,9 @@ def test_an_arch_spec_loads_with_untrained_weights(tmp_path):
     spec.save(tmp_path / "arch.json")
     network = load_network(tmp_path / "arch.json")
     assert network.spec == spec and not network.trained and not network.model.training
+    norms = [m for m in network.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(bool((norm.weight > 0).all()) for norm in norms)  # no branch left all zeros
+    assert all(not torch.equal(norm.running_var, torch.ones_like(norm.running_var)) for norm in norms)
 
 
 def bad_checkpoint(tmp_path):

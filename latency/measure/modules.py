@@ -83,24 +83,10 @@ def random_inputs(shapes: list[tuple[int, ...]], dtype: torch.dtype, device: str
     return tensors
 
 
-def network_module(spec: ArchSpec, calibration_batch: int = 8) -> nn.Module:
-    """The designed network with batch-norm folded (what inference runs).
-
-    Batch-norm scales are drawn afresh first: the network zero-initialises the last one of
-    each residual branch, which would leave that branch's folded conv all zeros, and zeros
-    can run faster than real weights do. Their statistics are then set from a seeded
-    standard-normal batch (:func:`~designer.nn.calibrate.calibrate_batchnorm`), so that
-    activations keep a trained network's scale instead of decaying towards fp16's subnormals.
-    The network is built and calibrated on the default device.
-    """
-    from designer.nn.calibrate import calibrate_batchnorm
+def network_module(spec: ArchSpec) -> nn.Module:
+    """The designed network as inference runs it: random weights that keep a trained network's
+    activation scale (:func:`~designer.nn.calibrate.untrained_network`), batch-norm folded."""
+    from designer.nn.calibrate import untrained_network
     from designer.nn.fold import fold_batchnorm
-    from designer.nn.model import build_model
 
-    model = build_model(spec)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            nn.init.uniform_(module.weight, 0.5, 1.5)
-    device = next(model.parameters()).device.type
-    (batch,) = random_inputs(network_input_shapes(spec, calibration_batch), torch.float32, device)
-    return fold_batchnorm(calibrate_batchnorm(model, batch.contiguous()))
+    return fold_batchnorm(untrained_network(spec))
