@@ -550,6 +550,10 @@ def h200_validation(source: Source) -> str:
         "at in choosing them, and seed 4 was measured last, with the table and predictor as shipped. "
         f"Before the dense lines seed 2 had {validation_figures(source, run('fp16', 2))}, its "
         f"worst {worst_net(source, run('fp16', 2))}, and seed 3 {validation_figures(source, run('fp16', 3))}. "
+        "Measured as networks are from `ebe727f` on (batch-norm statistics set from a random batch before folding, "
+        "so activations keep unit scale; `h200/validate-fp16-calibrated-seed*.json/.png`): seed 4's networks again "
+        f"{validation_figures(source, 'docs/h200/validate-fp16-calibrated-seed4.json')}, and seed 5's, new, "
+        f"{validation_figures(source, 'docs/h200/validate-fp16-calibrated-seed5.json')}. "
         + fp32_validation(source, shipped32, steps32)
         + " `benchmarks/layer_breakdown.py` on the four seed-0 fp16 nets a first "
         f"run under-predicted most (`h200/breakdown-seed0.json`): ops timed alone sum to within {breakdown_gap(source, ['docs/h200/breakdown-seed0.json'])} "
