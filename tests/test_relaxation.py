@@ -100,15 +100,25 @@ def test_a_one_design_box_gives_its_lagrangian(family, base, extra, constraints,
         assert point == {name: i for name, (i, _) in box.items()}
 
 
-@pytest.mark.parametrize("coarse", [False, True], ids=["buckets", "coarse-buckets"])
-@pytest.mark.parametrize("family, base, extra, constraints, rho0", CASES)
-def test_a_box_bounds_the_lagrangian_of_every_design_in_it(family, base, extra, constraints, rho0, coarse, monkeypatch):
-    """For any stage weights and penalty slopes, given bounds on the stage sums that hold for the
-    box's designs (less each design's depth penalty beyond the box's least, at most what the DP
-    charges it). Coarse: two buckets of several depths per penalised stage, each with its slope."""
-    if coarse:
+def use_buckets(kind, monkeypatch):
+    """``coarse``: two buckets of several depths per penalised stage; ``none``: no stage cut in
+    buckets, each penalised stage's whole depth range one bucket with its slope (as ``mbv2``'s)."""
+    if kind == "coarse":
         monkeypatch.setattr(relaxation_module, "BUCKETS", 4)
         monkeypatch.setattr(relaxation_module, "MIN_BUCKETS", 2)
+    elif kind == "none":
+        monkeypatch.setattr(relaxation_module, "MIN_BUCKETS", relaxation_module.BUCKETS + 1)
+
+
+@pytest.mark.parametrize("buckets", ["fine", "coarse", "none"])
+@pytest.mark.parametrize("family, base, extra, constraints, rho0", CASES)
+def test_a_box_bounds_the_lagrangian_of_every_design_in_it(
+    family, base, extra, constraints, rho0, buckets, monkeypatch
+):
+    """For any stage weights and penalty slopes, given bounds on the stage sums that hold for the
+    box's designs (less each design's depth penalty beyond the box's least, at most what the DP
+    charges it), however the penalised depths are cut in buckets (:func:`use_buckets`)."""
+    use_buckets(buckets, monkeypatch)
     space, problem, values, index, evaluation, limits = setup(family, base, extra, constraints, rho0)
     sums = stage_sums(problem, index)
     rng = np.random.default_rng(1)
@@ -151,9 +161,11 @@ def test_the_ceiling_bounds_every_feasible_designs_log_widths(family, base, extr
         assert ceiling.by_last[position] >= log_width[ok & (last == position)].max() - 1e-9 * ceiling.total
 
 
+@pytest.mark.parametrize("buckets", ["fine", "none"])
 @pytest.mark.parametrize("family, base, extra, constraints, rho0", CASES)
-def test_the_refined_bound_is_at_least_the_optimum(family, base, extra, constraints, rho0):
+def test_the_refined_bound_is_at_least_the_optimum(family, base, extra, constraints, rho0, buckets, monkeypatch):
     """Started from a random feasible design and closing what cannot beat it, as the solver does."""
+    use_buckets(buckets, monkeypatch)
     space, problem, values, index, evaluation, limits = setup(family, base, extra, constraints, rho0)
     ok = feasible(space, values, evaluation, rho0, limits)
     optimum = float(evaluation.objective[ok].max())
@@ -230,3 +242,14 @@ def test_penalty_slopes_charge_each_bucket_combination_its_least_penalty_less_th
         charges = space.penalty(full) - vectors @ u
         assert value == pytest.approx(charges.min(), rel=1e-12)
         assert space.penalty(np.concatenate([[1.0, 1.0], depths])) - depths @ u == pytest.approx(value, rel=1e-12)
+
+
+def test_mbv2_penalised_stages_each_get_one_slope_over_their_whole_depth_range():
+    """Four penalised stages are too many to cut in buckets; without slopes the root would charge
+    no design more than the least penalty."""
+    space = SearchSpace(DesignRequest(family="mbv2", flops=4.5e9, params=29e6))
+    relaxation = _Problem(space, [flops_limit(4.5e9), params_limit(29e6)], 0.5).relaxation
+    box = {name: (0, len(grid) - 1) for name, grid in relaxation.grids.items()}
+    assert all(relaxation._buckets(s, box) == [box] for s in range(1, 5))
+    top = len(relaxation.grids["depth1"]) - 1
+    assert relaxation._sloped_buckets(box) == [(s, 0, top) for s in range(1, 5)]

@@ -29,7 +29,9 @@ the buckets of (17-24, 25-32, 17-24), which the least penalty (at (24, 25, 24)) 
 each bucket also has a slope ``u`` (a multiplier of either sign): as ``P(d) >= min_B (P - u . d) +
 u . d`` for the depths ``d`` in ``B``, a combination is charged ``min_B (P - u . d)`` (over its depth
 vectors, enumerated) and a design ``u . d`` more, through its stages' tables; with ``u = 0`` that
-is the least penalty. Costs are
+is the least penalty. A stage too many to cut in buckets (``mbv2`` penalises four) is one bucket
+with one slope: without it the penalty charged nothing at ``mbv2``'s root, whose DP then chose
+depths as far apart as (1, 1, 1, 32). Costs are
 dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with ``g`` convex
 (:func:`~designer.core.entropy.min_sum_log_width`), implies ``S >= g(L*) + g'(L*) (L - L*) + delta``
 for any ``L*``, ``delta`` the least that ``g`` exceeds its tangent by over the layer counts ``L`` that
@@ -125,9 +127,10 @@ each; two each, as four penalised stages would get, doubled an ``mbv2`` DP's tim
 bound)."""
 THREADS = min(os.cpu_count() or 1, 4)
 """Threads that build a DP's stage tables, and that bound the solver's large batches of boxes."""
-SLOPED_DEPTHS = 1 << 16
+SLOPED_DEPTHS = 1 << 20
 """The most vectors of penalised depths in a box for which its buckets get penalty slopes
-(:attr:`Multipliers.penalty_slopes`; the ResNet layouts' root has 32^3)."""
+(:attr:`Multipliers.penalty_slopes`; the ResNet layouts' root has 32^3, ``mbv2``'s 32^4), and a
+quarter of the most that :meth:`Relaxation._enumerated` keeps."""
 
 
 @dataclass(frozen=True)
@@ -457,18 +460,20 @@ class Relaxation:
         depths ``d`` (``u`` the slopes of those ranges' buckets) and the depths attaining it."""
         u = np.array([[slopes.get((s, *pair), 0.0) for s, pair in zip(self.penalised, row)] for row in sets])
         points, penalties, starts = self._enumerated(tuple(tuple((int(a), int(b)) for a, b in row) for row in sets))
-        owner = np.repeat(np.arange(len(sets)), np.diff(np.append(starts, len(points))))
-        values = penalties - (u[owner] * points).sum(-1)
-        least = np.minimum.reduceat(values, starts)
-        hits = np.flatnonzero(values <= least[owner])
-        return least, points[hits[np.searchsorted(owner[hits], np.arange(len(sets)))]]
+        least, attaining = np.empty(len(sets)), np.empty((len(sets), points.shape[1]))
+        for k, (begin, end) in enumerate(zip(starts, [*starts[1:], len(points)])):
+            values = penalties[begin:end] - points[begin:end] @ u[k]
+            best = int(np.argmin(values))
+            least[k], attaining[k] = values[best], points[begin + best]
+        return least, attaining
 
     def _enumerated(self, ranges: tuple[tuple[tuple[int, int], ...], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every vector of penalised depths (values) in each set of index ranges, concatenated, their
         penalties, and where each set's vectors start (kept for the next call with the same sets)."""
         if ranges in self._enumeration_cache:
             return self._enumeration_cache[ranges]
-        if len(self._enumeration_cache) > 64:
+        cached = sum(len(points) for points, _, _ in self._enumeration_cache.values())
+        if len(self._enumeration_cache) > 64 or cached > SLOPED_DEPTHS * 4:
             self._enumeration_cache.clear()
         vectors = []
         for row in ranges:
@@ -670,15 +675,16 @@ class Relaxation:
         return Relaxed(best, multipliers(center), points, chosen), by_last
 
     def _sloped_buckets(self, box: Box) -> list[Bucket]:
-        """The box's depth buckets that get a penalty slope: every bucket of the penalised stages cut
-        in buckets (:meth:`_buckets`), when their combinations hold at most :data:`SLOPED_DEPTHS`
-        vectors of depths (which :meth:`_sloped_least` enumerates)."""
+        """The box's depth buckets that get a penalty slope: every bucket (:meth:`_buckets`) of each
+        penalised stage with more than one depth, its whole range where it is not cut in buckets
+        (as ``mbv2``'s four penalised stages are not), when their combinations hold at most
+        :data:`SLOPED_DEPTHS` vectors of depths (which :meth:`_sloped_least` enumerates)."""
         keys, combinations = [], 1
-        for s in range(1, self.m + 1):
-            pieces = self._buckets(s, box)
-            if len(pieces) > 1:
-                keys += [(s, *piece[f"depth{s}"]) for piece in pieces]
-                combinations *= box[f"depth{s}"][1] - box[f"depth{s}"][0] + 1
+        for s in self.penalised:
+            low, high = box[f"depth{s}"]
+            if high > low:
+                keys += [(s, *piece[f"depth{s}"]) for piece in self._buckets(s, box)]
+                combinations *= high - low + 1
         return keys if combinations <= SLOPED_DEPTHS else []
 
     def _slope_gradient(
