@@ -221,8 +221,10 @@ class Relaxation:
         self.penalised = [int(name.removeprefix("depth")) for name in self.counted]
         """Their stages."""
         self._layer_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
-        self._enumeration_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        """Penalised depth vectors of sets of depth ranges (:meth:`_enumerated`)."""
+        self._enumeration_cache: dict[tuple[tuple[int, int], ...], tuple[np.ndarray, np.ndarray]] = {}
+        """Penalised depth vectors of sets of depth ranges and their penalties (:meth:`_enumerated`)."""
+        self._least_cache: dict[tuple[Any, ...], tuple[float, np.ndarray]] = {}
+        """The last :meth:`_sloped_least` of each set of depth ranges, by its slopes."""
         self.dp_seconds = 0.0
         """How long the next DP is taken to last: the last one's time, or most of the estimate before
         it when that is more (DPs of one box vary by half on a busy machine)."""
@@ -458,34 +460,35 @@ class Relaxation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """For each set of the penalised stages' depth ranges, the least of ``P(d) - u . d`` over its
         depths ``d`` (``u`` the slopes of those ranges' buckets) and the depths attaining it."""
-        u = np.array([[slopes.get((s, *pair), 0.0) for s, pair in zip(self.penalised, row)] for row in sets])
-        points, penalties, starts = self._enumerated(tuple(tuple((int(a), int(b)) for a, b in row) for row in sets))
-        least, attaining = np.empty(len(sets)), np.empty((len(sets), points.shape[1]))
-        for k, (begin, end) in enumerate(zip(starts, [*starts[1:], len(points)])):
-            values = penalties[begin:end] - points[begin:end] @ u[k]
-            best = int(np.argmin(values))
-            least[k], attaining[k] = values[best], points[begin + best]
+        least, attaining = np.empty(len(sets)), np.empty((len(sets), len(self.penalised)))
+        for k, row in enumerate(sets):
+            ranges = tuple((int(a), int(b)) for a, b in row)
+            u = np.array([slopes.get((s, *pair), 0.0) for s, pair in zip(self.penalised, ranges)])
+            key = (ranges, *u)
+            if key not in self._least_cache:  # a DP and the subgradient at its design ask for the same
+                points, penalties = self._enumerated(ranges)
+                values = penalties - points @ u
+                best = int(np.argmin(values))
+                if len(self._least_cache) > 4 * BUCKETS:
+                    self._least_cache.clear()
+                self._least_cache[key] = float(values[best]), points[best]
+            least[k], attaining[k] = self._least_cache[key]
         return least, attaining
 
-    def _enumerated(self, ranges: tuple[tuple[tuple[int, int], ...], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every vector of penalised depths (values) in each set of index ranges, concatenated, their
-        penalties, and where each set's vectors start (kept for the next call with the same sets)."""
+    def _enumerated(self, ranges: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector of penalised depths (values) in a set of index ranges and their penalties
+        (kept for the next call with the same set)."""
         if ranges in self._enumeration_cache:
             return self._enumeration_cache[ranges]
-        cached = sum(len(points) for points, _, _ in self._enumeration_cache.values())
-        if len(self._enumeration_cache) > 64 or cached > SLOPED_DEPTHS * 4:
+        cached = sum(len(points) for points, _ in self._enumeration_cache.values())
+        if len(self._enumeration_cache) > 4 * BUCKETS or cached > SLOPED_DEPTHS * 4:
             self._enumeration_cache.clear()
-        vectors = []
-        for row in ranges:
-            axes = [self.grids[name][low : high + 1] for name, (low, high) in zip(self.counted, row)]
-            vectors.append(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes)))
-        points = np.concatenate(vectors)
+        axes = [self.grids[name][low : high + 1] for name, (low, high) in zip(self.counted, ranges)]
+        points = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
         full = np.zeros((len(points), self.m))
         full[:, [s - 1 for s in self.penalised]] = points
-        penalties = self.space.penalty(full)
-        starts = np.cumsum([0] + [len(v) for v in vectors[:-1]])
-        self._enumeration_cache[ranges] = points, penalties, starts
-        return points, penalties, starts
+        self._enumeration_cache[ranges] = points, self.space.penalty(full)
+        return self._enumeration_cache[ranges]
 
     def _bucket(self, s: int, box: Box, index: int) -> tuple[int, int]:
         """The range of stage ``s``'s depth bucket (:meth:`_buckets`) that holds depth ``index``."""
