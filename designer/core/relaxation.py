@@ -31,7 +31,7 @@ u . d`` for the depths ``d`` in ``B``, a combination is charged ``min_B (P - u .
 vectors, enumerated) and a design ``u . d`` more, through its stages' tables; with ``u = 0`` that
 is the least penalty. A stage too many to cut in buckets (``mbv2`` penalises four) is one bucket
 with one slope: without it the penalty charged nothing at ``mbv2``'s root, whose DP then chose
-depths as far apart as (1, 1, 1, 32). Costs are
+one very deep stage beside stages of a single block. Costs are
 dualised with multipliers ``lam >= 0``; ``rho <= rho0``, i.e. ``S >= g(L)`` with ``g`` convex
 (:func:`~designer.core.entropy.min_sum_log_width`), implies ``S >= g(L*) + g'(L*) (L - L*) + delta``
 for any ``L*``, ``delta`` the least that ``g`` exceeds its tangent by over the layer counts ``L`` that

@@ -21,7 +21,7 @@ def calibrate_batchnorm(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
     by stage, far from a trained network's, and a GPU's speed can depend on the data (fp16
     values below 6.1e-5 are subnormal; above 65,504 they overflow). Returns ``model``, in eval mode.
     """
-    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    norms = [module for module in model.modules() if isinstance(module, nn.BatchNorm2d)]
     momenta = [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()
