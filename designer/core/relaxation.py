@@ -80,8 +80,12 @@ last stage (its weight is 8 by default), and the buckets for designs whose depth
 them: cutting the box in pieces, each bounded on its own with its own ``nu``, spread and least
 penalty, tightens the bound (:meth:`Relaxation.refine`). A piece is cut along a penalised depth
 where the design its DP chose draws more from the penalty's slack than from the split's, else
-along the width that raises the widest ``A_j`` most; best first, for as long as the caller asks
-(there is no cap on the pieces, so a longer time limit keeps lowering the bound).
+along the width that raises the widest ``A_j`` most, else (every ``A_j`` fixed: the gap left is the
+costs' duality gap over the other variables) along whichever variable the designs its DPs chose
+differ most in; best first, for as long as the caller asks (there is no cap on the pieces, so a
+longer time limit keeps lowering the bound). A piece of one design is bounded by its own objective,
+so the refinement is a complete branch and bound: given the time, it closes every piece that
+cannot beat the target, whatever the space.
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ MIN_BUCKETS = 3
 fewest buckets per stage worth their cost (the ResNet layouts' three penalised stages get four
 each; two each, as four penalised stages would get, doubled an ``mbv2`` DP's time for no tighter
 bound)."""
+SAME = 1e-12
+"""Relative difference below which a design's objective is the target's (summation order aside)."""
 THREADS = min(os.cpu_count() or 1, 4)
 """Threads that build a DP's stage tables, and that bound the solver's large batches of boxes."""
 SLOPED_DEPTHS = 1 << 20
@@ -727,8 +733,9 @@ class Relaxation:
         spread and penalty (at most its parent's bound). Pieces whose
         objective is at most ``target`` are closed. After the whole box and after each cut, yields
         the bound so far (the highest open piece's; ``-inf`` when every piece closed) with the
-        designs the DPs of that step chose; stops when no piece is open, the highest one cannot
-        be cut, or a DP would end past ``deadline``."""
+        designs the DPs of that step chose; stops when no piece is open, the highest one is one
+        design that beats the target (the bound is then its objective), or a DP would end past
+        ``deadline``."""
         last = self.stage_factor(len(self.ends) - 1, box)
         if last[-1] > last[0]:  # in at most half the time left: the box's own bound needs the rest
             now = time.perf_counter()
@@ -739,6 +746,12 @@ class Relaxation:
         def bounded(piece: Box, multipliers: Multipliers, iterations: int) -> tuple[Relaxed, float, Spread]:
             least = self.least_penalty(piece)
             spread = self.spread(piece, target + least, ceiling)
+            if all(low == high for low, high in piece.values()):  # one design: its own objective
+                point = {name: low for name, (low, _) in piece.items()}
+                value = self._objective(point)
+                if value <= target + SAME * abs(target):  # the target's own design, summed in another order
+                    value = -np.inf
+                return Relaxed(value + least, multipliers, [point], point), least, spread
             relaxed = self.bound(piece, multipliers, target + least, iterations, deadline, spread)
             return relaxed, least, spread
 
@@ -768,7 +781,7 @@ class Relaxation:
         most: when its depth penalty exceeds what the DP charged it by more than its split entropy
         (:class:`Spread`) exceeds its entropy, the middle of the range of the penalised depth
         farthest from their mean; else the geometric middle of the stem or stage width whose range
-        raises the weights most. ``None`` when neither can be cut."""
+        raises the weights most; else :meth:`_disagreement`. ``None`` for a box of one design."""
         depths = self._penalised(box, relaxed.chosen)
         if depths is not None and self._undercharge(box, relaxed) > self._split_excess(box, relaxed, spread):
             name = depths[0]
@@ -782,13 +795,51 @@ class Relaxation:
             if high > low:
                 gains[name] = top - self.top_weights({**box, name: (low, low)}).sum()
         if not gains or max(gains.values()) <= 0:
-            return None
+            return self._disagreement(box, relaxed)
         name = max(gains, key=gains.__getitem__)
         low, high = box[name]
         grid = self.grids[name]
         middle = int(np.searchsorted(grid, np.sqrt(grid[low] * grid[high])))
         middle = min(max(middle, low + 1), high)
         return {**box, name: (low, middle - 1)}, {**box, name: (middle, high)}
+
+    def _disagreement(self, box: Box, relaxed: Relaxed) -> tuple[Box, Box] | None:
+        """The box cut where the designs its DPs chose differ most, as a share of the variable's range,
+        midway between the least and the most of them (the bound mixes those designs); where they all
+        agree, the middle of the widest range. ``None`` for a box of one design."""
+        cuttable = [name for name, (low, high) in box.items() if high > low]
+        if not cuttable:
+            return None
+
+        def share(name: str) -> float:
+            values = [point[name] for point in relaxed.points]
+            return (max(values) - min(values)) / (box[name][1] - box[name][0]) if values else 0.0
+
+        name = max(cuttable, key=share)
+        low, high = box[name]
+        if share(name) > 0:
+            values = [point[name] for point in relaxed.points]
+            middle = min(max((min(values) + max(values) + 1) // 2, low + 1), high)
+        else:
+            name = max(cuttable, key=lambda name: box[name][1] - box[name][0])
+            low, high = box[name]
+            middle = (low + high + 1) // 2
+        return {**box, name: (low, middle - 1)}, {**box, name: (middle, high)}
+
+    def _objective(self, point: dict[str, int]) -> float:
+        """The objective of one design (indices), with the penalty; ``-inf`` if it is infeasible."""
+        values = {name: self.grids[name][[index]] for name, index in point.items()}
+        measure = self._measure(point)
+        if (
+            not self.space.ordered(values)[0]
+            or (measure.costs > self.limits).any()
+            or measure.log_width < min_sum_log_width(measure.layers, self.rho0)
+        ):
+            return -np.inf
+        at = {name: (index, index) for name, index in point.items()}
+        entropy = sum(float(self.stage_factor(j, at)[0]) * measure.stages[j] for j in range(len(self.ends)))
+        depths = np.array([values[f"depth{s}"][0] for s in range(1, self.m + 1)], dtype=float)
+        return entropy - float(self.space.penalty(depths))
 
     def _undercharge(self, box: Box, relaxed: Relaxed) -> float:
         """How far the depth penalty of the design the DP chose exceeds what the DP charged it (its
