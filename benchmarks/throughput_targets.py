@@ -134,10 +134,7 @@ def main() -> None:
             "target": float(target),
             "measured": last.measured,
             "in_band": in_band(history, float(target)),
-            "rounds": [
-                {"asked": r.asked, "predicted": r.predicted, "measured": r.measured, "new_ops": r.new_ops}
-                for r in history
-            ],
+            "rounds": [entry.summary() for entry in history],
             "seconds": time.perf_counter() - start,
             "arch": last.design.spec.to_dict(),
         }

@@ -182,7 +182,9 @@ def _solve_verified(
             print(
                 f"round {entry.number}: asked {entry.asked:,.0f}  predicted {entry.predicted:,.0f}  "
                 f"measured {entry.measured:,.0f} images/s (target {target:,.0f}-{BAND * target:,.0f})"
-                + (f"; profiled {entry.new_ops} new ops" if entry.new_ops else ""),
+                + (
+                    f"; profiled {entry.new_ops} new ops, now predicted {entry.refreshed:,.0f}" if entry.new_ops else ""
+                ),
                 flush=True,
             )
 
@@ -191,9 +193,7 @@ def _solve_verified(
     extra = {
         **chosen,
         "measured_throughput": last.measured,
-        "rounds": [
-            {"asked": r.asked, "predicted": r.predicted, "measured": r.measured, "new_ops": r.new_ops} for r in history
-        ],
+        "rounds": [entry.summary() for entry in history],
     }
     _emit(args, last.design, extra, reference)
     if in_band(history, target):
