@@ -1,6 +1,8 @@
 """The closed loop (``designer.workflows.verify``) with a fake measurer: a device whose real
 latency differs from the profile by a known factor, and ops the profile lacks."""
 
+import argparse
+import json
 from dataclasses import replace
 
 import pytest
@@ -92,6 +94,22 @@ def test_a_lone_or_outlying_fresh_bias_is_not_asked_for():
     for history in (opposite, outlier):
         last = history[-1]
         assert next_target(target, history) == pytest.approx(target * AIM * last.refreshed / last.measured)
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_solve_verify_reports_every_round(as_json, capsys):
+    from designer.cli.solve import _solve_verified
+
+    measurer = FakeMeasurer(slowdown=1.2, keep_every=3)
+    args = argparse.Namespace(json=as_json, output=None, rounds=4)
+    assert _solve_verified(args, REQUEST, measurer, None, {}) == 0
+    out = capsys.readouterr().out
+    if as_json:
+        first = json.loads(out)["rounds"][0]
+        assert set(first) == {"asked", "predicted", "measured", "new_ops", "refreshed"}
+        assert first["new_ops"] == measurer.added[0] > 0 and first["refreshed"] != first["predicted"]
+    else:
+        assert f"round 1: asked {REQUEST.target_throughput:,.0f}" in out and "new ops, now predicted" in out
 
 
 def test_loop_needs_a_target():
