@@ -970,7 +970,9 @@ def _eliminate(factors: list[Factor], variable: str) -> tuple[list[Factor], _Eli
     """Maximise the sum of factors over ``variable``: the factors that read it become one factor
     of the other variables they read. The table is built in chunks along the variable that the
     orderings tie most to the eliminated one, each chunk over only the eliminated values that
-    some entry of the chunk allows."""
+    some entry of the chunk allows and, where the result reads two variables that the other
+    factors order (a stage's previous width and its width), only the other one's values that
+    some entry of the chunk allows (the rest is ``-inf`` in the sum anyway)."""
     reading = _absorb([f for f in factors if variable in f[0]])
     others = [f for f in factors if variable not in f[0]]
     elimination = _Elimination(variable, reading)
@@ -981,18 +983,30 @@ def _eliminate(factors: list[Factor], variable: str) -> tuple[list[Factor], _Eli
     live = {a: _live(reading, a, variable, sizes) for a in axes}
     lead = min(axes, key=lambda a: live[a].sum())
     axes = (lead, *(a for a in axes if a != lead))
+    ordered = _live(others, lead, axes[1], sizes) if len(axes) == 2 else None
     single = [(own, values.astype(np.float32)) for own, values in reading]
     result = np.full(tuple(sizes[a] for a in axes), -np.inf)
     step = max(1, CHUNK // int(np.prod([sizes[a] for a in (*axes[1:], variable)])))
     for start in range(0, sizes[lead], step):
         allowed = np.flatnonzero(live[lead][start : start + step].any(0))
-        if len(allowed):
+        columns = None if ordered is None else _span(np.asarray(ordered[start : start + step].any(0)))
+        if len(allowed) and (columns is None or columns.stop > columns.start):
             part = [
                 _restrict(_restrict(f, lead, start, start + step), variable, allowed[0], allowed[-1] + 1)
                 for f in single
             ]
-            result[start : start + step] = _dense(part, (variable, *axes)).max(0)
+            rows: tuple[slice, ...] = (slice(start, start + step),)
+            if columns is not None:
+                part = [_restrict(f, axes[1], columns.start, columns.stop) for f in part]
+                rows += (columns,)
+            result[rows] = _dense(part, (variable, *axes)).max(0)
     return [*others, (axes, result + _rounding(reading))], elimination
+
+
+def _span(allowed: np.ndarray) -> slice:
+    """The smallest range of positions that holds every allowed one (empty when none is)."""
+    where = np.flatnonzero(allowed)
+    return slice(int(where[0]), int(where[-1]) + 1) if len(where) else slice(0, 0)
 
 
 def _rounding(factors: list[Factor]) -> float:
