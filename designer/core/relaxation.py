@@ -810,36 +810,29 @@ class Relaxation:
         cuttable = [name for name, (low, high) in box.items() if high > low]
         if not cuttable:
             return None
-
-        def share(name: str) -> float:
-            values = [point[name] for point in relaxed.points]
-            return (max(values) - min(values)) / (box[name][1] - box[name][0]) if values else 0.0
-
-        name = max(cuttable, key=share)
-        low, high = box[name]
-        if share(name) > 0:
-            values = [point[name] for point in relaxed.points]
-            middle = min(max((min(values) + max(values) + 1) // 2, low + 1), high)
-        else:
+        chosen = {name: [point[name] for point in relaxed.points] or [box[name][0]] for name in cuttable}
+        name = max(cuttable, key=lambda name: (max(chosen[name]) - min(chosen[name])) / (box[name][1] - box[name][0]))
+        if max(chosen[name]) == min(chosen[name]):  # they all agree
             name = max(cuttable, key=lambda name: box[name][1] - box[name][0])
-            low, high = box[name]
-            middle = (low + high + 1) // 2
+            chosen[name] = list(box[name])
+        low, high = box[name]
+        middle = min(max((min(chosen[name]) + max(chosen[name]) + 1) // 2, low + 1), high)
         return {**box, name: (low, middle - 1)}, {**box, name: (middle, high)}
 
     def _objective(self, point: dict[str, int]) -> float:
-        """The objective of one design (indices), with the penalty; ``-inf`` if it is infeasible."""
-        values = {name: self.grids[name][[index]] for name, index in point.items()}
-        measure = self._measure(point)
+        """The objective of one design (indices), with the penalty (:class:`GridEvaluator`'s);
+        ``-inf`` if it is infeasible."""
+        index = {name: np.array([position]) for name, position in point.items()}
+        evaluation = self.evaluate(index)
+        totals = evaluation.totals
+        costs = np.array([float(totals[name][0]) for name in self.costs])
         if (
-            not self.space.ordered(values)[0]
-            or (measure.costs > self.limits).any()
-            or measure.log_width < min_sum_log_width(measure.layers, self.rho0)
+            not self.space.ordered({name: self.grids[name][i] for name, i in index.items()})[0]
+            or (costs > self.limits).any()
+            or totals["log_width"][0] < min_sum_log_width(totals["layers"][0], self.rho0)
         ):
             return -np.inf
-        at = {name: (index, index) for name, index in point.items()}
-        entropy = sum(float(self.stage_factor(j, at)[0]) * measure.stages[j] for j in range(len(self.ends)))
-        depths = np.array([values[f"depth{s}"][0] for s in range(1, self.m + 1)], dtype=float)
-        return entropy - float(self.space.penalty(depths))
+        return float(evaluation.objective[0])
 
     def _undercharge(self, box: Box, relaxed: Relaxed) -> float:
         """How far the depth penalty of the design the DP chose exceeds what the DP charged it (its
