@@ -93,11 +93,11 @@ from __future__ import annotations
 import heapq
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -189,6 +189,12 @@ Choice = Callable[[dict[str, int]], dict[str, int]]
 """Given a stage's previous width and width (indices within the box), the rest of its design."""
 
 
+class Stop(Protocol):
+    """An event (of ``threading`` or ``multiprocessing``) that stops a bound or a refinement when set."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class _Elimination:
     """How a variable was eliminated: the factors it was maximised over, to recover its argmax."""
@@ -231,6 +237,8 @@ class Relaxation:
         """Penalised depth vectors of sets of depth ranges and their penalties (:meth:`_enumerated`)."""
         self._least_cache: dict[tuple[Any, ...], tuple[float, np.ndarray]] = {}
         """The last :meth:`_sloped_least` of each set of depth ranges, by its slopes."""
+        self.threads = THREADS
+        """Threads that build a DP's stage tables."""
         self.dp_seconds = 0.0
         """How long the next DP is taken to last: the last one's time, or most of the estimate before
         it when that is more (DPs of one box vary by half on a busy machine)."""
@@ -266,7 +274,7 @@ class Relaxation:
         """Each part's weight with every ``A_j`` at the box's widest width."""
         return self.counts @ np.array([self.stage_factor(j, box)[-1] for j in range(len(self.ends))])
 
-    def ceiling(self, box: Box, start: Multipliers, deadline: float = np.inf) -> Ceiling:
+    def ceiling(self, box: Box, start: Multipliers, deadline: float = np.inf, stop: Stop | None = None) -> Ceiling:
         """Bounds of the total log-width over the box (:class:`Ceiling`): the same dual with the last
         entropy stage's ``nu`` at one and no split, each DP's maximum per last width kept where
         lowest. ``start``'s multipliers are rescaled by its weights' sum to log-width units."""
@@ -274,7 +282,7 @@ class Relaxation:
         unit[-1] = 1.0
         scale = max(float(start.stages.sum()), 1e-12)
         fixed = Multipliers(start.costs / scale, start.rho / scale, start.tangent, unit)
-        relaxed, by_last = self._dual(box, fixed, -np.inf, CEILING_ITERATIONS, deadline, None, penalised=False)
+        relaxed, by_last = self._dual(box, fixed, -np.inf, CEILING_ITERATIONS, deadline, None, stop, penalised=False)
         full = np.full(len(self.grids[self.last]), np.inf)
         low, high = box[self.last]
         full[low : high + 1] = by_last
@@ -390,8 +398,9 @@ class Relaxation:
         layer: dict[tuple[int, ...], tuple[np.ndarray, Any]] = {(): (stem + split.get("stem", 0.0), None)}
         history, buckets = [], [self._buckets(s, box) if penalised else [box] for s in range(1, self.m + 1)]
         jobs = [(s, piece) for s in range(1, self.m + 1) for piece in buckets[s - 1]]
+        mapped = map if self.threads == 1 else _pool(self.threads).map  # one thread: no pool (a forked child's is dead)
         built = iter(
-            _pool().map(
+            mapped(
                 lambda job: self.stage(
                     job[0],
                     job[1],
@@ -593,15 +602,16 @@ class Relaxation:
         iterations: int = ITERATIONS,
         deadline: float = np.inf,
         spread: Spread | None = None,
+        stop: Stop | None = None,
     ) -> Relaxed:
         """The least Lagrangian bound found from ``start`` (its tangent point kept) by the bundle
         method, its multipliers and every design the DP chose. With a ``spread`` the ``nu`` are
         multipliers too; without, they stay as given (no split). Stops early once the bound is at
         most ``target`` (the box holds nothing better than that), or before a DP that would end
         past ``deadline`` (``time.perf_counter()``; by :attr:`dp_seconds`); the first step is sized
-        as if the bound could reach ``target`` (zero when it is ``-inf``). A bound that no DP had the
-        time for is ``inf``."""
-        return self._dual(box, start, target, iterations, deadline, spread)[0]
+        as if the bound could reach ``target`` (zero when it is ``-inf``), or once ``stop`` is set. A
+        bound that no DP had the time for is ``inf``."""
+        return self._dual(box, start, target, iterations, deadline, spread, stop)[0]
 
     def _dual(
         self,
@@ -611,6 +621,7 @@ class Relaxation:
         iterations: int,
         deadline: float,
         spread: Spread | None,
+        stop: Stop | None = None,
         penalised: bool = True,
     ) -> tuple[Relaxed, np.ndarray]:
         """:meth:`bound`, and for each last width the least of the DPs' maxima there."""
@@ -647,7 +658,7 @@ class Relaxation:
         best, weight, chosen = np.inf, 0.0, {}
         by_last = np.full(box[self.last][1] - box[self.last][0] + 1, np.inf)
         for _ in range(iterations):
-            if time.perf_counter() + self.dp_seconds > deadline:
+            if time.perf_counter() + self.dp_seconds > deadline or (stop is not None and stop.is_set()):
                 break
             at = multipliers(current)
             began = time.perf_counter()
@@ -722,7 +733,9 @@ class Relaxation:
             slopes.append(measure.stages[j] - float(side[min(position, len(side) - 1)]))
         return np.array(slopes)
 
-    def refine(self, box: Box, start: Multipliers, target: float, deadline: float = np.inf) -> Iterator[Relaxed]:
+    def refine(
+        self, box: Box, start: Multipliers, target: float, deadline: float = np.inf, stop: Stop | None = None
+    ) -> Generator[Relaxed, float | None, None]:
         """Bounds of the objective over the box, ever tighter: :meth:`bound` with the split
         (:class:`Spread` from the box's :meth:`ceiling`; ``nu`` starts from ``start``'s for the last
         entropy stage, the only one whose spread depends on its width, and from the box's widest
@@ -734,12 +747,13 @@ class Relaxation:
         objective is at most ``target`` are closed. After the whole box and after each cut, yields
         the bound so far (the highest open piece's; ``-inf`` when every piece closed) with the
         designs the DPs of that step chose; stops when no piece is open, the highest one is one
-        design that beats the target (the bound is then its objective), or a DP would end past
-        ``deadline``."""
+        design that beats the target (the bound is then its objective), a DP would end past
+        ``deadline``, or ``stop`` is set. A value sent in (a better design's objective, found
+        meanwhile) raises the target from the next step on."""
         last = self.stage_factor(len(self.ends) - 1, box)
         if last[-1] > last[0]:  # in at most half the time left: the box's own bound needs the rest
             now = time.perf_counter()
-            ceiling = self.ceiling(box, start, now + (deadline - now) / 2)
+            ceiling = self.ceiling(box, start, now + (deadline - now) / 2, stop)
         else:  # a fixed last width (a head conv): no split pays for the ceiling's DPs
             ceiling = Ceiling(np.inf, np.full(len(self.grids[self.last]), np.inf))
 
@@ -752,16 +766,20 @@ class Relaxation:
                 if value <= target + SAME * abs(target):  # the target's own design, summed in another order
                     value = -np.inf
                 return Relaxed(value + least, multipliers, [point], point), least, spread
-            relaxed = self.bound(piece, multipliers, target + least, iterations, deadline, spread)
+            relaxed = self.bound(piece, multipliers, target + least, iterations, deadline, spread, stop)
             return relaxed, least, spread
 
         tops = [self.stage_factor(j, box)[-1] for j in range(len(self.ends) - 1)]
         iterations = SLOPED_ITERATIONS if self._sloped_buckets(box) else ITERATIONS
         root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations)
         heap = [(-(root.bound - least), 0, box, root, spread)] if root.bound - least > target else []
-        yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
+        sent = yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
         evaluated = 1
-        while heap and time.perf_counter() + self.dp_seconds <= deadline:
+        while heap and time.perf_counter() + self.dp_seconds <= deadline and not (stop is not None and stop.is_set()):
+            target = max(target, -np.inf if sent is None else sent)
+            if -heap[0][0] <= target:  # every piece closed by a better design
+                yield Relaxed(-np.inf, root.multipliers, [])
+                return
             parent, _, piece, relaxed, spread = heap[0]
             halves = self._halves(piece, relaxed, spread)
             if halves is None:
@@ -774,7 +792,7 @@ class Relaxation:
                 evaluated += 1
                 if child.bound - least > target:
                     heapq.heappush(heap, (max(-(child.bound - least), parent), evaluated, half, child, spread))
-            yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points)
+            sent = yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points)
 
     def _halves(self, box: Box, relaxed: Relaxed, spread: Spread) -> tuple[Box, Box] | None:
         """The box cut in two where the design the DP chose at its bound exploits the relaxation
@@ -885,9 +903,9 @@ def _inherited(slopes: dict[Bucket, float], key: Bucket) -> float:
     return next((v for (t, a, b), v in slopes.items() if t == s and a <= low and high <= b), 0.0)
 
 
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(THREADS)
+@lru_cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads)
 
 
 def _proximal_step(

@@ -54,10 +54,9 @@ The first-order bound is weak over large boxes, so in the whole default space th
 stays far above the optimum for long. A Lagrangian relaxation of the whole space, solved by
 dynamic programming over the stages (:mod:`designer.core.relaxation`), bounds it within about two
 percent at the ResNet-50 budget; as it costs tenths of a second per evaluation there, far more
-than a box's first-order bound, it is not used on boxes: when branch and bound has not finished
-by the last :data:`RELAX_SHARE` of the time limit, it shares that time with the relaxation of the
-root, which is refined step by step between batches while its bound is below the best open box's,
-for :data:`RELAX_WEIGHT` times the batches' time. The reported bound is the lower of
+than a box's first-order bound, it is not used on boxes: when the solve has not finished by
+:data:`RELAX_FROM` of the time limit, the relaxation of the root is refined from then on beside
+the search, on a core of its own (:mod:`designer.core.background`). The reported bound is the lower of
 the two (the optimum is proven if the relaxation's falls to the best design's value), and the
 designs the relaxation chooses are offered to the search for better designs, with shallower
 copies: as its Lagrangian is linear in each depth, they are mostly deeper than the costs allow.
@@ -79,6 +78,7 @@ from typing import Any
 
 import numpy as np
 
+from designer.core.background import BackgroundRelaxation
 from designer.core.entropy import min_sum_log_width, min_sum_log_width_slope
 from designer.core.errors import Infeasible, SolveTimeout
 from designer.core.relaxation import THREADS, Box, Relaxation
@@ -108,12 +108,9 @@ kick, how far, and the most of the time limit it may take."""
 CHEAPEST_SHARE = 0.5
 """Of the time left, the most that the search for a first design that fits may take per cost."""
 DUAL_ROUNDS = 3
-RELAX_SHARE = 0.4
-"""The last part of the time limit, which branch and bound shares with the Lagrangian relaxation of
-the root when it has not finished by then."""
-RELAX_WEIGHT = 4.0
-"""Once the relaxation bounds tighter than the open boxes, how many times the batches' time it gets
-(the batches then search around the incumbent, :meth:`_Search.neighbourhoods`)."""
+RELAX_FROM = 0.25
+"""The part of the time limit after which the Lagrangian relaxation of the root is refined beside
+the search when the solve has not finished by then."""
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
 
@@ -652,6 +649,18 @@ class _Search:
         (:attr:`Relaxation.dp_seconds`)."""
         self.stats = SolveStats()
         self.best_value, self.best_point, self.best_last = -np.inf, np.zeros(0, dtype=np.int64), -1
+        self.relax_at = np.inf if time_limit is None else start + RELAX_FROM * time_limit
+        self.relaxation: BackgroundRelaxation | None = None
+        """The root's relaxation, refined beside the search from :attr:`relax_at` (:meth:`take_relaxed`)."""
+        self.no_relaxation = False
+        """Whether the root's relaxation box holds no design."""
+
+    @property
+    def cap(self) -> float:
+        """The relaxation's bound so far (``-inf`` once it closed every piece)."""
+        if self.no_relaxation:
+            return -np.inf
+        return np.inf if self.relaxation is None else self.relaxation.cap
 
     def out_of_time(self, ahead: float = 0.0) -> bool:
         """Whether work of ``ahead`` seconds from now would end past the time limit."""
@@ -713,89 +722,82 @@ class _Search:
                 point[dims] += rng.integers(-KICK_STEPS, KICK_STEPS + 1, size=moved)
             before = self.best_value
             self.offer(np.clip(points, 0, sizes - 1), climb=KICKS, always=True)
+            self.take_relaxed()
             idle = 0 if self.best_value > before else idle + KICKS
 
-    def relax(self, lo_box: np.ndarray, hi_box: np.ndarray) -> Iterator[float]:
-        """Upper bounds of the objective over one box, ever tighter, from the Lagrangian relaxation
-        refined step by step (:meth:`Relaxation.refine`) until the time limit, started from
-        multipliers fitted to the incumbent; the designs its DPs choose are offered to the search,
-        with shallower copies (:meth:`_Problem.shallower`)."""
+    def take_relaxed(self) -> None:
+        """Once :attr:`relax_at` has passed, refine the root's Lagrangian relaxation beside the search
+        (:class:`~designer.core.background.BackgroundRelaxation`, from multipliers fitted to the
+        incumbent, until the time limit); tell it the incumbent's value and offer the designs its
+        DPs chose since the last call, with shallower copies (:meth:`_Problem.shallower`): as its
+        Lagrangian is linear in each depth, they are mostly deeper than the costs allow."""
         problem = self.problem
-        box = problem.relaxation_box(lo_box, hi_box)
-        if box is None:
-            yield -np.inf
+        if self.relaxation is None and not self.no_relaxation:
+            if time.perf_counter() < self.relax_at or not np.isfinite(self.best_value):
+                return
+            lo, hi = np.zeros((1, len(problem.dims)), dtype=np.int64), (problem.sizes - 1)[None, :].astype(np.int64)
+            _, lo, hi, _ = problem.bound(lo, hi)
+            box = problem.relaxation_box(lo[0], hi[0]) if len(lo) else None
+            if box is None:
+                self.no_relaxation = True
+                return
+            incumbent = {name: int(self.best_point[d]) for d, name in enumerate(problem.dims)}
+            start = problem.relaxation.start({**incumbent, problem.last: self.best_last})
+            deadline = np.inf if self.time_limit is None else self.start + self.time_limit
+            self.relaxation = BackgroundRelaxation(problem.relaxation, box, start, self.best_value, deadline)
+        if self.relaxation is None:
             return
-        incumbent = {name: int(self.best_point[d]) for d, name in enumerate(problem.dims)}
-        relaxation = problem.relaxation
-        start = relaxation.start({**incumbent, problem.last: self.best_last})
-        deadline = np.inf if self.time_limit is None else self.start + self.time_limit
-        for relaxed in relaxation.refine(box, start, self.best_value, deadline):
-            if relaxed.points:
-                points = np.array([[point[name] for name in problem.dims] for point in relaxed.points])
-                self.offer(np.concatenate([points, problem.shallower(points)]), climb=RELAX_CLIMBS, always=True)
-            yield relaxed.bound
+        self.relaxation.share(self.best_value)
+        chosen = self.relaxation.poll()
+        if chosen:
+            points = np.array([[point[name] for name in problem.dims] for point in chosen])
+            self.offer(np.concatenate([points, problem.shallower(points)]), climb=RELAX_CLIMBS, always=True)
 
     def branch_and_bound(self, pool: ThreadPoolExecutor, threads: int) -> float:
         """Best-first branch and bound until no open box can beat the incumbent (returns its
-        value: the optimum is proven) or time runs out (returns the best open bound). When it has
-        not finished by the last :data:`RELAX_SHARE` of the time limit, the root's Lagrangian
-        relaxation (:meth:`relax`) steps between batches while it has had less than
-        :data:`RELAX_WEIGHT` times the batches' time since it started, for as long as its bound,
-        which holds for every design, is below the best open box's; the batches then search around
-        the incumbent (:meth:`neighbourhoods`)."""
+        value: the optimum is proven) or time runs out (returns the best open bound), beside the
+        root's Lagrangian relaxation once it is due (:meth:`take_relaxed`), whose bound holds for
+        every design: once it is below the best open box's, or no batch of boxes fits in the time
+        left while it runs, the batches search around the incumbent instead (:meth:`neighbourhoods`)."""
+        boxes = self._branch(pool, threads)
+        if self.relaxation is not None:  # its last step, unless the optimum is proven (it keeps to the limit)
+            self.relaxation.finish(wait=boxes > self.best_value)
+        return max(min(boxes, self.cap), self.best_value)  # the cap is -inf once it closed every piece
+
+    def _branch(self, pool: ThreadPoolExecutor, threads: int) -> float:
+        """The batches of :meth:`branch_and_bound`; the incumbent's value once every box is closed,
+        else the best open box's bound."""
         problem = self.problem
         lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
         hi = (problem.sizes - 1)[None, :].astype(np.int64)
         upper, lo, hi, split = problem.bound(lo, hi)
-        root = lo[0], hi[0]
-        relax_at = np.inf if self.time_limit is None else self.start + (1 - RELAX_SHARE) * self.time_limit
-        relaxation: Iterator[float] | None = None
         local: Generator[int, None, bool] | None = None
-        cap, relaxed_seconds, batch_seconds = np.inf, 0.0, 0.0
         while True:
-            # the relaxation steps while it bounds tighter than the open boxes (or has not started),
-            # for RELAX_WEIGHT times the time of the batches since it started
-            while (
-                (
-                    relaxation is None
-                    or (cap < float(upper.max(initial=-np.inf)) and relaxed_seconds < RELAX_WEIGHT * batch_seconds)
-                )
-                and time.perf_counter() > relax_at
-                and np.isfinite(self.best_value)
-                and cap > self.best_value
-                and not self.out_of_time()
-            ):
-                began = time.perf_counter()
-                relaxation = self.relax(*root) if relaxation is None else relaxation
-                step = next(relaxation, None)
-                relaxed_seconds += time.perf_counter() - began
-                if step is None:
-                    break
-                cap = min(cap, step)
+            self.take_relaxed()
             keep = upper > self.best_value
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
-            if not len(lo) or cap <= self.best_value:
+            if not len(lo) or self.cap <= self.best_value:
                 return self.best_value
-            # once the relaxation bounds tighter than the boxes (in the whole space their bounds stay
-            # far above for long), the batches search around the incumbent instead
-            searching_around = relaxation is not None and cap < float(upper.max())
+            # in the whole space the boxes' bounds stay far above the relaxation's for long
             batch = min(BATCH, len(lo))
-            if not searching_around and self.out_of_time(self.box_seconds * batch):
-                return min(float(upper.max()), cap)
+            no_time = self.out_of_time(self.box_seconds * batch)
+            running = self.relaxation is not None and not self.relaxation.done
+            searching_around = self.cap < float(upper.max()) or (no_time and running)
+            if not searching_around and no_time:
+                return float(upper.max())
             began = time.perf_counter()
             self.stats.iterations += 1
             if self.progress is not None:
-                self.progress(self.stats, self.best_value, min(float(upper.max()), cap), len(lo))
+                self.progress(self.stats, self.best_value, min(float(upper.max()), self.cap), len(lo))
             if searching_around:
                 local = self.neighbourhoods(pool, threads) if local is None else local
                 try:
                     next(local)
                 except StopIteration as searched:  # out of time, or every design searched
-                    return self.best_value if searched.value else min(float(upper.max()), cap)
+                    return self.best_value if searched.value else float(upper.max())
             else:
                 lo, hi, upper, split = self.split(pool, threads, lo, hi, upper, split)
                 self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
-            batch_seconds += (time.perf_counter() - began) if relaxation is not None else 0.0
 
     def split(
         self,
@@ -925,12 +927,16 @@ def solve(
     start = time.perf_counter()  # the limit counts pricing the grid's tables too
     problem = _priced(space, tuple(constraints), rho0)
     search = _Search(problem, time_limit, progress, start)
-    search.offer(problem.seeds(), climb=SEED_CLIMBS, always=True)
-    if not np.isfinite(search.best_value):
-        search.offer_cheapest()
-    search.perturb(np.random.default_rng(seed))
-    with ThreadPoolExecutor(THREADS) as pool:
-        bound = search.branch_and_bound(pool, THREADS)
+    try:
+        search.offer(problem.seeds(), climb=SEED_CLIMBS, always=True)
+        if not np.isfinite(search.best_value):
+            search.offer_cheapest()
+        search.perturb(np.random.default_rng(seed))
+        with ThreadPoolExecutor(THREADS) as pool:
+            bound = search.branch_and_bound(pool, THREADS)
+    finally:  # when interrupted (it ends by itself otherwise)
+        if search.relaxation is not None:
+            search.relaxation.finish(wait=False)
     if not np.isfinite(search.best_value):
         if search.out_of_time():
             raise SolveTimeout(
