@@ -266,12 +266,14 @@ def seed_spread(source: Source) -> str:
     data = source.json("docs/solver_seeds.json")
     runs = len(data["rows"][0]["objectives"])
     spreads = "; ".join(
-        f"`{row['args']}` {row['worst']:,.0f} to {row['best']:,.0f} (mean {row['mean']:,.0f})" for row in data["rows"]
+        f"`{row['args']}` {row['worst']:,.0f} to {row['best']:,.0f} (mean {row['mean']:,.0f}, mean gap "
+        f"{100 * sum(row['gaps']) / len(row['gaps']):.2f} %)"
+        for row in data["rows"]
     )
     return (
         f"Where the limit stops the proof, the design depends on the local search's seed: over seeds 0 to "
         f"{runs - 1}, solving for {data['time_limit']:g} s each (`python benchmarks/solver_seeds.py "
-        f"docs/solver_seeds.json`, two solves side by side on the {data['machine']['cpus']}-core VM), the "
+        f"docs/solver_seeds.json`, one solve after the other on the {data['machine']['cpus']}-core VM), the "
         f"objectives span {spreads}."
     )
 
