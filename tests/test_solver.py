@@ -3,7 +3,9 @@ fixed-shape space (one kernel, a fixed ratio, all stages stride 2) and in the fu
 kernel and an inner width per stage, a stride-1 stage, the published code's depth penalty)."""
 
 import itertools
+import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from designer.core.analysis import analyze_spec
 from designer.core.errors import DesignerError
 from designer.core.request import DesignRequest
 from designer.core.solver import (
+    PACE_SECONDS,
     Constraint,
     _priced,
     _priced_grid,
@@ -302,3 +305,20 @@ def _returned(steps):
             next(steps)
         except StopIteration as end:
             return end.value
+
+
+def test_boxes_whose_bound_falls_fast_enough_take_the_relaxations_place():
+    """Beside the relaxation, the batches keep splitting boxes while their bound, at half its pace
+    so far, would fall below the relaxation's by the time limit (as under the paper's depth
+    penalty); undecided until they have run PACE_SECONDS."""
+    space = SearchSpace.of("basic", **FIXED)
+    now = time.perf_counter()
+    search = _Search(_Problem(space, [flops_limit(4e6)], 0.5), 10.0, None, now)
+    search.relaxation = SimpleNamespace(cap=100.0, done=False)
+    early = [(now - 0.5 * PACE_SECONDS, 1000.0), (now, 500.0)]
+    assert search._gaining(early) is None
+    falling = [(now - PACE_SECONDS, 1000.0), (now, 400.0)]  # 400 - 600 x 10 / 2 < 100
+    settled = [(now - PACE_SECONDS, 1000.0), (now, 990.0)]  # 990 - 10 x 10 / 2 = 940 > 100
+    assert search._gaining(falling) is True and search._gaining(settled) is False
+    search.relaxation = SimpleNamespace(cap=950.0, done=False)
+    assert search._gaining(settled) is True

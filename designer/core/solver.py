@@ -63,7 +63,10 @@ copies: as its Lagrangian is linear in each depth, they are mostly deeper than t
 While the relaxation bounds tighter than the open boxes, the batches search around the incumbent
 instead (:meth:`_Search.neighbourhoods`): branch and bound over the box of every index within a few
 steps of it, which the first-order bound closes quickly, finds better designs that differ from the
-incumbent in many indices at once, where every local move falls.
+incumbent in many indices at once, where every local move falls. Where instead the boxes' bound falls
+fast enough to pass the relaxation's by the time limit (under the paper's depth penalty, whose
+least value over a box's depth ranges the boxes charge better), the relaxation is stopped and the
+boxes get its core (:meth:`_Search._gaining`).
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ DUAL_ROUNDS = 3
 RELAX_FROM = 0.25
 """The part of the time limit after which the Lagrangian relaxation of the root is refined beside
 the search when the solve has not finished by then."""
+PACE_SECONDS = 1.0
+"""How long branch and bound runs before the pace of the boxes' bound is taken (:meth:`_Search._gaining`)."""
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
 
@@ -772,17 +777,24 @@ class _Search:
         hi = (problem.sizes - 1)[None, :].astype(np.int64)
         upper, lo, hi, split = problem.bound(lo, hi)
         local: Generator[int, None, bool] | None = None
+        bounds = [(time.perf_counter(), float(upper.max(initial=-np.inf)))]  # after each batch of boxes
         while True:
             self.take_relaxed()
             keep = upper > self.best_value
             lo, hi, upper, split = lo[keep], hi[keep], upper[keep], split[keep]
             if not len(lo) or self.cap <= self.best_value:
                 return self.best_value
-            # in the whole space the boxes' bounds stay far above the relaxation's for long
+            # in the whole space the boxes' bounds mostly stay far above the relaxation's; where they
+            # fall below it at their pace by the time limit, the boxes get its core
+            gaining = self._gaining(bounds)
+            relaxation = self.relaxation
+            running = relaxation is not None and not relaxation.done
+            if relaxation is not None and running and gaining and np.isfinite(self.cap):
+                relaxation.finish(wait=False)
+                running = False
             batch = min(BATCH, len(lo))
             no_time = self.out_of_time(self.box_seconds * batch)
-            running = self.relaxation is not None and not self.relaxation.done
-            searching_around = self.cap < float(upper.max()) or (no_time and running)
+            searching_around = (self.cap < float(upper.max()) and gaining is False) or (no_time and running)
             if not searching_around and no_time:
                 return float(upper.max())
             began = time.perf_counter()
@@ -798,6 +810,20 @@ class _Search:
             else:
                 lo, hi, upper, split = self.split(pool, threads, lo, hi, upper, split)
                 self.box_seconds = max(0.8 * self.box_seconds, (time.perf_counter() - began) / batch)
+                bounds.append((time.perf_counter(), float(upper.max(initial=-np.inf))))
+
+    def _gaining(self, bounds: list[tuple[float, float]]) -> bool | None:
+        """Whether the boxes' bound would fall below the relaxation's by the time limit, were it to
+        keep half its pace so far (``bounds``: the time and bound at the start and after each batch;
+        it slows as the boxes multiply); ``None`` until the batches have run :data:`PACE_SECONDS`.
+        Splitting boxes then pays more than the relaxation, as under the paper's depth penalty,
+        where the boxes' bounds charge the penalty of their depth ranges better than it does."""
+        (then, high), (now, low) = bounds[0], bounds[-1]
+        if now - then < PACE_SECONDS:
+            return None
+        left = np.inf if self.time_limit is None else self.start + self.time_limit - time.perf_counter()
+        pace = (high - low) / (now - then)
+        return pace > 0 and low - pace * left / 2 < self.cap
 
     def split(
         self,
