@@ -114,7 +114,7 @@ DUAL_ROUNDS = 3
 RELAX_FROM = 0.25
 """The part of the time limit after which the Lagrangian relaxation of the root is refined beside
 the search when the solve has not finished by then."""
-PACE_SECONDS = 1.0
+PACE_SECONDS = 0.5
 """How long branch and bound runs before the pace of the boxes' bound is taken (:meth:`_Search._gaining`)."""
 MIN_CHUNK = 256  # boxes per thread below which splitting a batch costs more than it saves
 
