@@ -311,14 +311,15 @@ def test_boxes_whose_bound_falls_fast_enough_take_the_relaxations_place():
     """Beside the relaxation, the batches keep splitting boxes while their bound, at half its pace
     so far, would fall below the relaxation's by the time limit (as under the paper's depth
     penalty); undecided until they have run PACE_SECONDS."""
-    space = SearchSpace.of("basic", **FIXED)
+    problem = _Problem(SearchSpace.of("basic", **FIXED), [flops_limit(4e6)], 0.5)
     now = time.perf_counter()
-    search = _Search(_Problem(space, [flops_limit(4e6)], 0.5), 10.0, None, now)
+    search = _Search(problem, 10.0, None, now)
     search.relaxation = SimpleNamespace(cap=100.0, done=False)
     early = [(now - 0.5 * PACE_SECONDS, 1000.0), (now, 500.0)]
     assert search._gaining(early) is None
-    falling = [(now - PACE_SECONDS, 1000.0), (now, 400.0)]  # 400 - 600 x 10 / 2 < 100
-    settled = [(now - PACE_SECONDS, 1000.0), (now, 990.0)]  # 990 - 10 x 10 / 2 = 940 > 100
+    pace = 10.0 / PACE_SECONDS  # per second, of a bound that fell by 10
+    falling = [(now - PACE_SECONDS, 1000.0), (now, 400.0)]  # far below the relaxation's 100 by the limit
+    settled = [(now - PACE_SECONDS, 1000.0), (now, 990.0)]
     assert search._gaining(falling) is True and search._gaining(settled) is False
-    search.relaxation = SimpleNamespace(cap=950.0, done=False)
+    search.relaxation = SimpleNamespace(cap=990.0 - pace * 10.0 / 2 + 10.0, done=False)  # just above its reach
     assert search._gaining(settled) is True
