@@ -4,7 +4,7 @@ The solver's search for better designs and the relaxation's refinement of the bo
 (:meth:`~designer.core.relaxation.Relaxation.refine`) both want the whole time limit. Where
 processes can be forked (Linux), the refinement runs in a forked child, which inherits the
 priced grid without copying it and needs no share of the interpreter lock (on a thread, beside
-the search's Python loops, the ResNet-50 budget's root bound took about twice as long); elsewhere
+the search's Python loops, the ResNet-50 budget's root bound took far longer); elsewhere
 it runs on a thread. Either way it sends each step's bound and the designs its DPs chose, and is
 sent the incumbent's value, which closes the pieces that cannot beat it.
 """

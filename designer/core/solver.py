@@ -412,6 +412,10 @@ class _Problem:
             top = np.searchsorted(self.grids[name], reach, "right") - 1
             hi[name][rows] = np.minimum(hi[name][rows], np.maximum(top, lo_r[name]))
 
+    def root(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`bound` of the box of every design (none, or it narrowed)."""
+        return self.bound(np.zeros((1, len(self.dims)), dtype=np.int64), (self.sizes - 1)[None, :].astype(np.int64))
+
     def bound(
         self, lo_box: np.ndarray, hi_box: np.ndarray, best: float = -np.inf
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -740,8 +744,7 @@ class _Search:
         if self.relaxation is None and not self.no_relaxation:
             if time.perf_counter() < self.relax_at or not np.isfinite(self.best_value):
                 return
-            lo, hi = np.zeros((1, len(problem.dims)), dtype=np.int64), (problem.sizes - 1)[None, :].astype(np.int64)
-            _, lo, hi, _ = problem.bound(lo, hi)
+            _, lo, hi, _ = problem.root()
             box = problem.relaxation_box(lo[0], hi[0]) if len(lo) else None
             if box is None:
                 self.no_relaxation = True
@@ -772,10 +775,7 @@ class _Search:
     def _branch(self, pool: ThreadPoolExecutor, threads: int) -> float:
         """The batches of :meth:`branch_and_bound`; the incumbent's value once every box is closed,
         else the best open box's bound."""
-        problem = self.problem
-        lo = np.zeros((1, len(problem.dims)), dtype=np.int64)
-        hi = (problem.sizes - 1)[None, :].astype(np.int64)
-        upper, lo, hi, split = problem.bound(lo, hi)
+        upper, lo, hi, split = self.problem.root()
         local: Generator[int, None, bool] | None = None
         bounds = [(time.perf_counter(), float(upper.max(initial=-np.inf)))]  # after each batch of boxes
         while True:
