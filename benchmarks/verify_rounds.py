@@ -51,7 +51,13 @@ def aimed(report: Path) -> list[dict[str, Any]]:
         raise DesignerError(f"{report} has no closed_loop; give a throughput_targets.py report")
     rows = []
     for loop in loops:
-        target, history = float(loop["target"]), rounds_of(loop)
+        try:
+            target, history = float(loop["target"]), rounds_of(loop)
+        except (KeyError, TypeError, ValueError) as error:
+            raise DesignerError(
+                f"{report}: a closed loop lacks {error!s} (target, rounds with asked, predicted, measured, new_ops); "
+                "give a throughput_targets.py report"
+            ) from None
         for k in range(1, len(history)):
             bias = history[k].predicted / history[k].measured
             mean = next_target(target, history[:k]) / (target * AIM)
