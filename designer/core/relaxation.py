@@ -317,8 +317,9 @@ class Relaxation:
         """Stacked tables (:meth:`_stack`) combined by the coefficients, over the box's ranges."""
         factors = []
         for axes, data in tables:
-            ranges = tuple(slice(box[a][0], box[a][1] + 1) for a in axes)
-            factors.append((axes, np.tensordot(coefficients, data[(slice(None), *ranges)], 1)))
+            values = data[(slice(None), *(slice(box[a][0], box[a][1] + 1) for a in axes))]
+            # totals next to last: a stack of matrix-vector products, with no copy of the sliced tables
+            factors.append((axes, coefficients @ (np.moveaxis(values, 0, -2) if values.ndim > 1 else values)))
         return factors
 
     def _order(self, lower: str, upper: str, box: Box) -> Factor:
@@ -955,14 +956,6 @@ def _dense(factors: Sequence[Factor], axes: tuple[str, ...]) -> np.ndarray:
     return np.broadcast_to(total, tuple(sizes[a] for a in axes))
 
 
-def _restrict(factor: Factor, axis: str, start: int, stop: int) -> Factor:
-    own, values = factor
-    if axis not in own:
-        return factor
-    ranges = tuple(slice(start, stop) if a == axis else slice(None) for a in own)
-    return own, values[ranges]
-
-
 def _absorb(factors: list[Factor]) -> list[Factor]:
     """The same sum with every factor whose variables another one reads added into that one."""
     factors = sorted(factors, key=lambda f: -len(f[0]))
@@ -995,22 +988,26 @@ def _eliminate(factors: list[Factor], variable: str) -> tuple[list[Factor], _Eli
     lead = min(axes, key=lambda a: live[a].sum())
     axes = (lead, *(a for a in axes if a != lead))
     ordered = _live(others, lead, axes[1], sizes) if len(axes) == 2 else None
-    single = [(own, values.astype(np.float32)) for own, values in reading]
+    # each factor laid out once over (variable, *axes), in single precision; chunks slice views of it
+    layout = (variable, *axes)
+    single = [_expand((own, values.astype(np.float32)), layout) for own, values in reading]
     result = np.full(tuple(sizes[a] for a in axes), -np.inf)
     step = max(1, CHUNK // int(np.prod([sizes[a] for a in (*axes[1:], variable)])))
     for start in range(0, sizes[lead], step):
         allowed = np.flatnonzero(live[lead][start : start + step].any(0))
         columns = None if ordered is None else _span(np.asarray(ordered[start : start + step].any(0)))
         if len(allowed) and (columns is None or columns.stop > columns.start):
-            part = [
-                _restrict(_restrict(f, lead, start, start + step), variable, allowed[0], allowed[-1] + 1)
-                for f in single
-            ]
+            ranges = [slice(allowed[0], allowed[-1] + 1), slice(start, start + step)]
             rows: tuple[slice, ...] = (slice(start, start + step),)
             if columns is not None:
-                part = [_restrict(f, axes[1], columns.start, columns.stop) for f in part]
+                ranges.append(columns)
                 rows += (columns,)
-            result[rows] = _dense(part, (variable, *axes)).max(0)
+            first, *more = (
+                values[tuple(r if n > 1 else slice(None) for r, n in zip(ranges, values.shape))] for values in single
+            )
+            for values in more:
+                first = first + values
+            result[rows] = first.max(0)
     return [*others, (axes, result + _rounding(reading))], elimination
 
 
