@@ -272,3 +272,25 @@ def test_mbv2_penalised_stages_each_get_one_slope_over_their_whole_depth_range()
     assert all(relaxation._buckets(s, box) == [box] for s in range(1, 5))
     top = len(relaxation.grids["depth1"]) - 1
     assert relaxation._sloped_buckets(box) == [(s, 0, top) for s in range(1, 5)]
+
+
+def test_behind_a_head_conv_the_refinement_still_splits_the_earlier_stages(monkeypatch):
+    """``mbv2``'s head conv fixes the last entropy stage's width, but the earlier stages' ``A_j``
+    still vary with theirs: the refinement's root takes the ceiling of the total log-width as their
+    spread's high, so the dual fits their weights instead of keeping each at its widest ``A_j`` (the
+    plain bound, all it had without the ceiling; at the DeepMAD-29M budget the fitted weights bound
+    about 1 % tighter within the solver's 25 DPs, ``docs/solver_seeds.json``)."""
+    space, problem, values, index, evaluation, limits = setup(*CASES[6])
+    relaxation = problem.relaxation
+    box = sizes_box(problem)
+    factors = [relaxation.stage_factor(j, box) for j in range(len(relaxation.ends))]
+    assert factors[-1][0] == factors[-1][-1]
+    ok = np.flatnonzero(feasible(space, values, evaluation, CASES[6][4], limits))
+    j = int(ok[np.argsort(evaluation.objective[ok])[len(ok) // 2]])
+    ceilings = []
+    ceiling = relaxation.ceiling
+    monkeypatch.setattr(relaxation, "ceiling", lambda *args: ceilings.append(ceiling(*args)) or ceilings[-1])
+    root = next(relaxation.refine(box, relaxation.start(design(index, j)), float(evaluation.objective[j])))
+    varying = [k for k, factor in enumerate(factors[:-1]) if factor[-1] > factor[0]]
+    assert len(ceilings) == 1 and np.isfinite(ceilings[0].total)
+    assert varying and any(root.multipliers.stages[k] < factors[k][-1] for k in varying)

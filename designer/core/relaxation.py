@@ -751,11 +751,14 @@ class Relaxation:
         design that beats the target (the bound is then its objective), a DP would end past
         ``deadline``, or ``stop`` is set. A value sent in (a better design's objective, found
         meanwhile) raises the target from the next step on."""
-        last = self.stage_factor(len(self.ends) - 1, box)
-        if last[-1] > last[0]:  # in at most half the time left: the box's own bound needs the rest
+        factors = [self.stage_factor(j, box) for j in range(len(self.ends))]
+        if any(factor[-1] > factor[0] for factor in factors):
+            # every split's high: the last stage's by last width, the others' the total (also where the
+            # last width is fixed by a head conv, as in mbv2); in at most half the time left, as the
+            # box's own bound needs the rest
             now = time.perf_counter()
             ceiling = self.ceiling(box, start, now + (deadline - now) / 2, stop)
-        else:  # a fixed last width (a head conv): no split pays for the ceiling's DPs
+        else:  # every A_j fixed: no split pays for the ceiling's DPs
             ceiling = Ceiling(np.inf, np.full(len(self.grids[self.last]), np.inf))
 
         def bounded(piece: Box, multipliers: Multipliers, iterations: int) -> tuple[Relaxed, float, Spread]:
@@ -770,7 +773,7 @@ class Relaxation:
             relaxed = self.bound(piece, multipliers, target + least, iterations, deadline, spread, stop)
             return relaxed, least, spread
 
-        tops = [self.stage_factor(j, box)[-1] for j in range(len(self.ends) - 1)]
+        tops = [factor[-1] for factor in factors[:-1]]
         iterations = SLOPED_ITERATIONS if self._sloped_buckets(box) else ITERATIONS
         root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations)
         heap = [(-(root.bound - least), 0, box, root, spread)] if root.bound - least > target else []
