@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "DESIGNER_CACHE_DIR": cache}
+        # PYTHONSAFEPATH (Python 3.11 on): `python -m` would put the working directory first on the
+        # path, so a checkout's own `designer` would shadow the version PYTHONPATH names
+        env = {**os.environ, "DESIGNER_CACHE_DIR": cache, "PYTHONSAFEPATH": "1"}
         for family, flops, params in [] if args.no_budgets else BUDGETS:
             rows.append(timed_solve(["--family", family, "--flops", flops, "--params", params], env))
             print(f"{rows[-1]['args']}: {rows[-1]['wall_seconds']:.2f} s", flush=True)
