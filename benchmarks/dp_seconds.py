@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+import designer
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
@@ -45,13 +46,12 @@ def dp_seconds(case: str, repeats: int) -> dict[str, Any]:
     try:
         family, flops, params = case.split(":")
         request = DesignRequest(family=family, flops=parse_count(flops), params=parse_count(params))
-    except ValueError as error:
+    except (ValueError, DesignerError) as error:
         raise DesignerError(
             f"--case {case!r}: give family:FLOPs:params, e.g. bottleneck:4.13G:25.55M ({error})"
         ) from None
     problem = _Problem(SearchSpace(request), budget_constraints(request), request.rho0)
-    _, lo, hi, _ = problem.root()
-    box = problem.relaxation_box(lo[0], hi[0])
+    box = problem.root_box()
     if box is None:
         raise DesignerError(f"--case {case!r}: no design fits this budget")
     seeds = problem.seeds()
@@ -73,8 +73,7 @@ def dp_seconds(case: str, repeats: int) -> dict[str, Any]:
 
 
 def _version() -> str:
-    import designer
-
+    """The checkout's commit that ``designer`` was imported from (``+changes`` where its files differ)."""
     root = Path(designer.__file__).resolve().parents[1]
     result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(

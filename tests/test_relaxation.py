@@ -290,7 +290,12 @@ def test_behind_a_head_conv_the_refinement_still_splits_the_earlier_stages(monke
     j = int(ok[np.argsort(evaluation.objective[ok])[len(ok) // 2]])
     ceilings = []
     ceiling = relaxation.ceiling
-    monkeypatch.setattr(relaxation, "ceiling", lambda *args: ceilings.append(ceiling(*args)) or ceilings[-1])
+
+    def recorded(*args):
+        ceilings.append(ceiling(*args))
+        return ceilings[-1]
+
+    monkeypatch.setattr(relaxation, "ceiling", recorded)
     root = next(relaxation.refine(box, relaxation.start(design(index, j)), float(evaluation.objective[j])))
     varying = [k for k, factor in enumerate(factors[:-1]) if factor[-1] > factor[0]]
     assert len(ceilings) == 1 and np.isfinite(ceilings[0].total)

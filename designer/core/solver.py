@@ -416,6 +416,12 @@ class _Problem:
         """:meth:`bound` of the box of every design (none, or it narrowed)."""
         return self.bound(np.zeros((1, len(self.dims)), dtype=np.int64), (self.sizes - 1)[None, :].astype(np.int64))
 
+    def root_box(self) -> Box | None:
+        """The root as :class:`Relaxation` takes it (:meth:`relaxation_box` of :meth:`root`'s narrowed
+        box; ``None`` when it holds no design)."""
+        _, lo, hi, _ = self.root()
+        return self.relaxation_box(lo[0], hi[0]) if len(lo) else None
+
     def bound(
         self, lo_box: np.ndarray, hi_box: np.ndarray, best: float = -np.inf
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -744,8 +750,7 @@ class _Search:
         if self.relaxation is None and not self.no_relaxation:
             if time.perf_counter() < self.relax_at or not np.isfinite(self.best_value):
                 return
-            _, lo, hi, _ = problem.root()
-            box = problem.relaxation_box(lo[0], hi[0]) if len(lo) else None
+            box = problem.root_box()
             if box is None:
                 self.no_relaxation = True
                 return
