@@ -20,3 +20,16 @@ def test_throughput_targets_plot_is_drawn_from_a_finished_run(tmp_path: Path) ->
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout == f"wrote {tmp_path / 'targets.png'}\n"
     assert (tmp_path / "targets.png").read_bytes().startswith(PNG)
+
+
+def test_gap_over_time_plot_is_redrawn_from_finished_runs(tmp_path: Path) -> None:
+    results = tmp_path / "gap.json"
+    results.write_text((ROOT / "docs" / "gap_over_time.json").read_text())
+    script = ROOT / "benchmarks" / "gap_over_time.py"
+    beside = ROOT / "docs" / "gap_over_time-a3f0d96.json"
+    done = subprocess.run(
+        [sys.executable, str(script), str(results), "--replot", "--beside", str(beside)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == f"wrote {tmp_path / 'gap.png'}\n"
+    assert (tmp_path / "gap.png").read_bytes().startswith(PNG)

@@ -188,6 +188,8 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("neighbourhood_search.py", ["out.json", "--design", "missing.json"], "not a report of relaxation_gap.py"),
         ("measure_designs.py", ["--profile", "h200-torch-fp16-b256", "--out", "out.json"], "give the networks"),
         ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
+        ("gap_over_time.py", ["out.json", "--time-limit", "0"], "--time-limit must be positive"),
+        ("gap_over_time.py", ["out.json", "--replot"], "out.json: cannot read it as JSON"),
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
         ("solver_seeds.py", ["out.json", "--throughput", "mbv2:3000"], "expected FAMILY:TARGET:PROFILE"),
         (

@@ -68,6 +68,7 @@ class BackgroundRelaxation:
         context = _context()
         forked = context is not multiprocessing.dummy
         self.deadline = deadline
+        self.began = time.perf_counter()
         self.cap = np.inf
         """The least bound so far (``-inf`` once every piece is closed)."""
         self.target = context.Value("d", target, lock=False)
