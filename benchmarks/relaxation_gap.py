@@ -168,10 +168,11 @@ def gap_rows(
         began = time.perf_counter()
         steps = 0
         for step in relaxation.refine(root, start, objective, began + seconds):
-            bound, steps = step.bound, steps + 1
+            bound, steps, pieces = step.bound, steps + 1, step.open_pieces
             if time.perf_counter() > began + seconds:
                 break
-        refined.append({"seconds": seconds, "bound": bound, "gap": (bound - objective) / objective, "steps": steps})
+        gap = (bound - objective) / objective
+        refined.append({"seconds": seconds, "bound": bound, "gap": gap, "steps": steps, "open_pieces": pieces})
     return design, rows, refined
 
 
@@ -224,7 +225,8 @@ def main() -> None:
         print(f"{row['box']:<40} bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}  ({row['seconds']:.1f} s)")
     for row in refined:
         print(
-            f"whole space refined for {row['seconds']:g} s ({row['steps']} steps)  bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}"
+            f"whole space refined for {row['seconds']:g} s ({row['steps']} steps, {row['open_pieces']} pieces open)"
+            f"  bound {row['bound']:>10,.0f}  gap {row['gap']:+.2%}"
         )
     report = {
         "machine": {"platform": platform.platform(), "python": platform.python_version()},

@@ -194,8 +194,10 @@ def test_the_refinement_alone_proves_the_optimum(family, base, extra, constraint
     j = int(np.flatnonzero(ok)[np.argmax(evaluation.objective[ok])])
     box = {name: (0, len(grid) - 1) for name, grid in problem.grids.items()}
     start = problem.relaxation.start(design(index, j))
-    bounds = [relaxed.bound for relaxed in problem.relaxation.refine(box, start, float(evaluation.objective[j]))]
-    assert len(bounds) > 1 and bounds[-1] == -np.inf
+    steps = list(problem.relaxation.refine(box, start, float(evaluation.objective[j])))
+    assert len(steps) > 1 and steps[-1].bound == -np.inf
+    assert all((step.open_pieces > 0) == np.isfinite(step.bound) for step in steps)  # the bound is an open piece's
+    assert max(step.open_pieces for step in steps) > 1
 
 
 def test_root_bound_at_the_resnet50_budget_is_within_six_percent():

@@ -183,6 +183,8 @@ class Relaxed:
     points: list[dict[str, int]]
     chosen: dict[str, int] = field(default_factory=dict)
     """The design the DP chose at those multipliers."""
+    open_pieces: int = 0
+    """Of :meth:`Relaxation.refine`'s steps: the pieces still open (the bound is the highest's)."""
 
 
 Choice = Callable[[dict[str, int]], dict[str, int]]
@@ -777,7 +779,9 @@ class Relaxation:
         iterations = SLOPED_ITERATIONS if self._sloped_buckets(box) else ITERATIONS
         root, least, spread = bounded(box, replace(start, stages=np.append(tops, start.stages[-1:])), iterations)
         heap = [(-(root.bound - least), 0, box, root, spread)] if root.bound - least > target else []
-        sent = yield Relaxed(root.bound - least if heap else -np.inf, root.multipliers, root.points)
+        sent = yield Relaxed(
+            root.bound - least if heap else -np.inf, root.multipliers, root.points, open_pieces=len(heap)
+        )
         evaluated = 1
         while heap and time.perf_counter() + self.dp_seconds <= deadline and not (stop is not None and stop.is_set()):
             target = max(target, -np.inf if sent is None else sent)
@@ -796,7 +800,7 @@ class Relaxation:
                 evaluated += 1
                 if child.bound - least > target:
                     heapq.heappush(heap, (max(-(child.bound - least), parent), evaluated, half, child, spread))
-            sent = yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points)
+            sent = yield Relaxed(-heap[0][0] if heap else -np.inf, root.multipliers, points, open_pieces=len(heap))
 
     def _halves(self, box: Box, relaxed: Relaxed, spread: Spread) -> tuple[Box, Box] | None:
         """The box cut in two where the design the DP chose at its bound exploits the relaxation
