@@ -314,7 +314,7 @@ def test_boxes_whose_bound_falls_fast_enough_take_the_relaxations_place():
     problem = _Problem(SearchSpace.of("basic", **FIXED), [flops_limit(4e6)], 0.5)
     now = time.perf_counter()
     search = _Search(problem, 10.0, None, now)
-    search.relaxation = SimpleNamespace(cap=100.0, done=False, began=now - 10.0)  # before the batches
+    search.relaxation = SimpleNamespace(cap=100.0, done=False, rooted=now - 10.0)  # before the batches
     early = [(now - 0.5 * PACE_SECONDS, 1000.0), (now, 500.0)]
     assert search._gaining(early) is None
     pace = 10.0 / PACE_SECONDS  # per second, of a bound that fell by 10
@@ -325,15 +325,18 @@ def test_boxes_whose_bound_falls_fast_enough_take_the_relaxations_place():
     assert search._gaining(settled) is True
 
 
-def test_the_boxes_pace_is_taken_since_the_relaxation_began():
-    """A bound that fell fast before the relaxation began and has nearly settled since is judged by
-    its pace since then: at its pace since the batches began it would pass the relaxation's, as a
-    long time limit's boxes seemed to, which stopped the relaxation after its root."""
+def test_the_boxes_pace_is_taken_since_the_relaxations_root_bound_came():
+    """A bound that fell fast before the relaxation's root bound came and has nearly settled since
+    is judged by its pace since then: at its pace since the batches began it would pass the
+    relaxation's, as the boxes of 30- and 600-s limits seemed to, which stopped the relaxation after
+    its root."""
     problem = _Problem(SearchSpace.of("basic", **FIXED), [flops_limit(4e6)], 0.5)
     now = time.perf_counter()
     search = _Search(problem, 10.0, None, now)
     settling = [(now - 3 * PACE_SECONDS, 1000.0), (now - 2 * PACE_SECONDS, 200.0), (now, 195.0)]
-    search.relaxation = SimpleNamespace(cap=100.0, done=False, began=now - 1.5 * PACE_SECONDS)
+    search.relaxation = SimpleNamespace(cap=100.0, done=False, rooted=now - 1.5 * PACE_SECONDS)
     assert search._gaining(settling) is False  # 5 per 2 PACE_SECONDS: 170 by the limit
-    search.relaxation.began = now - 3 * PACE_SECONDS
+    search.relaxation.rooted = now - 3 * PACE_SECONDS
     assert search._gaining(settling) is True
+    search.relaxation.rooted = now  # no batch since it came
+    assert search._gaining(settling) is None

@@ -68,13 +68,14 @@ class BackgroundRelaxation:
         context = _context()
         forked = context is not multiprocessing.dummy
         self.deadline = deadline
-        self.began = time.perf_counter()
         self.cap = np.inf
         """The least bound so far (``-inf`` once every piece is closed)."""
         self.target = context.Value("d", target, lock=False)
         self.stop = context.Event()
         self.steps = context.Queue()
         self.done = False
+        self.rooted = np.inf
+        """When its first step, the root's bound, was collected (``time.perf_counter()``)."""
         self.error: BaseException | None = None
         """What the refinement raised."""
         # a forked child has a core of its own; beside the search, one thread builds its DPs' tables
@@ -126,6 +127,7 @@ class BackgroundRelaxation:
                 self.error = message
             else:
                 bound, points = message
+                self.rooted = min(self.rooted, time.perf_counter())
                 self.cap = min(self.cap, bound)
                 chosen += points
         return chosen

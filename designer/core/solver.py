@@ -819,14 +819,14 @@ class _Search:
 
     def _gaining(self, bounds: list[tuple[float, float]]) -> bool | None:
         """Whether the boxes' bound would fall below the relaxation's by the time limit, were it to
-        keep half its pace since the relaxation began (``bounds``: the time and bound at the start
-        and after each batch; the fall slows as the boxes multiply, so a pace over batches from
-        before, as a long limit's, would overrate it); ``None`` until the batches have run
-        :data:`PACE_SECONDS` of that time. Splitting boxes then pays more than the relaxation, as
-        under the paper's depth penalty, where the boxes' bounds charge the penalty of their depth
-        ranges better than it does."""
-        began = -np.inf if self.relaxation is None else self.relaxation.began
-        then, high = max((entry for entry in bounds if entry[0] <= began), default=bounds[0], key=lambda e: e[0])
+        keep half its pace since the relaxation's root bound came (``bounds``: the time and bound at
+        the start and after each batch; the fall slows as the boxes multiply, so a pace that counts
+        earlier batches, as those of a long limit before the relaxation began, overrates it);
+        ``None`` until the batches have run :data:`PACE_SECONDS` of that time. Splitting boxes then
+        pays more than the relaxation, as under the paper's depth penalty, where the boxes' bounds
+        charge the penalty of their depth ranges better than it does."""
+        rooted = np.inf if self.relaxation is None else self.relaxation.rooted
+        then, high = max((entry for entry in bounds if entry[0] <= rooted), default=bounds[0], key=lambda e: e[0])
         now, low = bounds[-1]
         if now - then < PACE_SECONDS:
             return None
