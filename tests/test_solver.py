@@ -308,34 +308,49 @@ def _returned(steps):
 
 
 def test_boxes_whose_bound_falls_fast_enough_take_the_relaxations_place():
-    """Beside the relaxation, the batches keep splitting boxes while their bound, at half its pace
-    so far, would fall below the relaxation's by the time limit (as under the paper's depth
-    penalty); undecided until they have run PACE_SECONDS."""
+    """Beside the relaxation, the batches keep splitting boxes while their bound, its excess over
+    the incumbent shrinking at half its rate so far, would fall below the relaxation's by the time
+    limit (as under the paper's depth penalty); undecided until they have run PACE_SECONDS."""
     problem = _Problem(SearchSpace.of("basic", **FIXED), [flops_limit(4e6)], 0.5)
     now = time.perf_counter()
     search = _Search(problem, 10.0, None, now)
+    search.best_value = 0.0
     search.relaxation = SimpleNamespace(cap=100.0, done=False, rooted=now - 10.0)  # before the batches
     early = [(now - 0.5 * PACE_SECONDS, 1000.0), (now, 500.0)]
     assert search._gaining(early) is None
-    pace = 10.0 / PACE_SECONDS  # per second, of a bound that fell by 10
     falling = [(now - PACE_SECONDS, 1000.0), (now, 400.0)]  # far below the relaxation's 100 by the limit
     settled = [(now - PACE_SECONDS, 1000.0), (now, 990.0)]
     assert search._gaining(falling) is True and search._gaining(settled) is False
-    search.relaxation.cap = 990.0 - pace * 10.0 / 2 + 10.0  # just above its reach
+    reach = 990.0 * 0.99 ** (10.0 / 2 / PACE_SECONDS)  # shrinking by 1 % per PACE_SECONDS for half of 10 s
+    search.relaxation.cap = reach + 1.0  # just above it
     assert search._gaining(settled) is True
+    search.relaxation.cap, search.best_value = 100.0, 995.0  # the boxes are at the incumbent already
+    assert search._gaining(settled) is True
+
+
+def test_a_straight_line_would_overrate_the_boxes():
+    """The boxes' excess over the incumbent shrinks by a fraction per second at best: a bound that
+    fell by 50 in PACE_SECONDS, 10 above the incumbent's 90 at the relaxation's 100, keeps most of
+    its 160 of excess by the limit (kept up in a straight line, it would fall 500)."""
+    problem = _Problem(SearchSpace.of("basic", **FIXED), [flops_limit(4e6)], 0.5)
+    now = time.perf_counter()
+    search = _Search(problem, 10.0, None, now)
+    search.best_value = 90.0
+    search.relaxation = SimpleNamespace(cap=100.0, done=False, rooted=now - 10.0)
+    assert search._gaining([(now - PACE_SECONDS, 300.0), (now, 250.0)]) is False
 
 
 def test_the_boxes_pace_is_taken_since_the_relaxations_root_bound_came():
     """A bound that fell fast before the relaxation's root bound came and has nearly settled since
     is judged by its pace since then: at its pace since the batches began it would pass the
-    relaxation's, as the boxes of 30- and 600-s limits seemed to, which stopped the relaxation after
-    its root."""
+    relaxation's, as the boxes of 600-s limits seemed to, which stopped the relaxation after its root."""
     problem = _Problem(SearchSpace.of("basic", **FIXED), [flops_limit(4e6)], 0.5)
     now = time.perf_counter()
     search = _Search(problem, 10.0, None, now)
+    search.best_value = 0.0
     settling = [(now - 3 * PACE_SECONDS, 1000.0), (now - 2 * PACE_SECONDS, 200.0), (now, 195.0)]
     search.relaxation = SimpleNamespace(cap=100.0, done=False, rooted=now - 1.5 * PACE_SECONDS)
-    assert search._gaining(settling) is False  # 5 per 2 PACE_SECONDS: 170 by the limit
+    assert search._gaining(settling) is False  # 2.5 % less excess per 2 PACE_SECONDS: 172 by the limit
     search.relaxation.rooted = now - 3 * PACE_SECONDS
     assert search._gaining(settling) is True
     search.relaxation.rooted = now  # no batch since it came

@@ -818,21 +818,26 @@ class _Search:
                 bounds.append((time.perf_counter(), float(upper.max(initial=-np.inf))))
 
     def _gaining(self, bounds: list[tuple[float, float]]) -> bool | None:
-        """Whether the boxes' bound would fall below the relaxation's by the time limit, were it to
-        keep half its pace since the relaxation's root bound came (``bounds``: the time and bound at
-        the start and after each batch; the fall slows as the boxes multiply, so a pace that counts
-        earlier batches, as those of a long limit before the relaxation began, overrates it);
-        ``None`` until the batches have run :data:`PACE_SECONDS` of that time. Splitting boxes then
-        pays more than the relaxation, as under the paper's depth penalty, where the boxes' bounds
-        charge the penalty of their depth ranges better than it does."""
+        """Whether the boxes' bound would fall below the relaxation's by the time limit, were its
+        excess over the incumbent to keep shrinking at half its rate since the relaxation's root bound
+        came (``bounds``: the time and bound at the start and after each batch). The excess shrinks by
+        a fraction per second at best, as the boxes multiply: the bound's fall in the batches' first
+        seconds, kept up in a straight line, would overrate them, and stopped the relaxation after its
+        root at limits of 30 s and more. ``None`` until the batches have run :data:`PACE_SECONDS` of
+        that time. Splitting boxes then pays more than the relaxation, as under the paper's depth
+        penalty, where the boxes' bounds charge the penalty of their depth ranges better than it does."""
         rooted = np.inf if self.relaxation is None else self.relaxation.rooted
         then, high = max((entry for entry in bounds if entry[0] <= rooted), default=bounds[0], key=lambda e: e[0])
         now, low = bounds[-1]
         if now - then < PACE_SECONDS:
             return None
+        if low <= self.best_value:
+            return True
+        if high <= low:
+            return False
         left = np.inf if self.time_limit is None else self.start + self.time_limit - time.perf_counter()
-        pace = (high - low) / (now - then)
-        return pace > 0 and low - pace * left / 2 < self.cap
+        rate = np.log((high - self.best_value) / (low - self.best_value)) / (now - then)
+        return bool(self.best_value + (low - self.best_value) * np.exp(-rate * left / 2) < self.cap)
 
     def split(
         self,
