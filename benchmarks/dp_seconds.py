@@ -14,19 +14,16 @@ to it, times that version; equal digests say the DPs give the same values, bit f
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import report_header
 
-import designer
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
@@ -72,16 +69,6 @@ def dp_seconds(case: str, repeats: int) -> dict[str, Any]:
     return {"case": case, "seconds": seconds, "median": float(np.median(seconds)), "digest": digest}
 
 
-def _version() -> str:
-    """The checkout's commit that ``designer`` was imported from (``+changes`` where its files differ)."""
-    root = Path(designer.__file__).resolve().parents[1]
-    result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "designer"], capture_output=True, text=True
-    )
-    return result.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
-
-
 def main() -> None:
     parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="JSON report")
@@ -95,12 +82,7 @@ def main() -> None:
         row = dp_seconds(case, args.repeats)
         print(f"{case}: {row['median'] * 1000:.1f} ms per DP (median of {args.repeats})  digest {row['digest'][:16]}")
         rows.append(row)
-    report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "version": _version(),
-        "rows": rows,
-    }
+    report = {**report_header(), "rows": rows}
     atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")
 
 

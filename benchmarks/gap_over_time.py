@@ -13,15 +13,13 @@ with other runs' reports drawn beside it (``--beside``; ``--replot`` redraws wit
 
 from __future__ import annotations
 
-import datetime
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from dp_seconds import _version
+from provenance import report_header
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
@@ -39,13 +37,14 @@ def trace(request: DesignRequest, time_limit: float, seed: int) -> dict[str, Any
     """One solve's progress, batch by batch, and its end."""
     rows: list[dict[str, float]] = []
     start = time.perf_counter()
-    last_print = [start]
+    printed = start
 
     def record(stats: SolveStats, best: float, bound: float, open_boxes: int) -> None:
+        nonlocal printed
         now = time.perf_counter()
         rows.append({"seconds": now - start, "best": best, "bound": bound, "open_boxes": open_boxes})
-        if now - last_print[0] >= 10:
-            last_print[0] = now
+        if now - printed >= 10:
+            printed = now
             print(f"{now - start:6.0f} s  best {best:,.1f}  bound {bound:,.1f}  gap {(bound - best) / best:.3%}")
 
     solution = solve(
@@ -87,10 +86,12 @@ def read_report(path: Path) -> dict[str, Any]:
         report = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise DesignerError(f"{path}: cannot read it as JSON ({error}); give a report gap_over_time.py wrote") from None
-    missing = {"trace", "version", "gap", "args"} - set(report if isinstance(report, dict) else {})
+    if not isinstance(report, dict):
+        raise DesignerError(f"{path}: not a JSON object; give a report gap_over_time.py wrote")
+    missing = {"trace", "version", "gap", "args"} - set(report)
     if missing:
         raise DesignerError(f"{path}: no {', '.join(sorted(missing))}; give a report gap_over_time.py wrote")
-    return dict(report)
+    return report
 
 
 def main() -> None:
@@ -119,9 +120,7 @@ def main() -> None:
         depth_penalty=args.depth_penalty,
     )
     report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "version": _version(),
+        **report_header(),
         "args": {key: str(value) for key, value in vars(args).items()},
         **trace(request, args.time_limit, args.seed),
     }
