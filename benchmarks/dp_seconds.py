@@ -28,6 +28,7 @@ from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
+from designer.core.relaxation import Box
 from designer.core.request import DesignRequest
 from designer.core.solver import _Problem
 from designer.core.space import SearchSpace
@@ -38,8 +39,9 @@ CASES = ("bottleneck:4.13G:25.55M", "mbv2:4.5G:29M")
 """family:FLOPs:params, by default the issue's ResNet-50 budget and DeepMAD-29M's."""
 
 
-def dp_seconds(case: str, repeats: int) -> dict[str, Any]:
-    """Each DP's wall seconds at the root of one case, and the digest of the last one's values."""
+def root_of(case: str) -> tuple[_Problem, Box, dict[str, int], float]:
+    """The problem of one case (family:FLOPs:params), its root box, and its best starting design
+    (indices; :meth:`_Problem.seeds`, no search, so the same for every version) with its objective."""
     try:
         family, flops, params = case.split(":")
         request = DesignRequest(family=family, flops=parse_count(flops), params=parse_count(params))
@@ -56,10 +58,16 @@ def dp_seconds(case: str, repeats: int) -> dict[str, Any]:
     best = int(np.argmax(objective))
     point = {name: int(seeds[best][d]) for d, name in enumerate(problem.dims)}
     point[problem.last] = int(widest[best])
+    return problem, box, point, float(objective[best])
+
+
+def dp_seconds(case: str, repeats: int) -> dict[str, Any]:
+    """Each DP's wall seconds at the root of one case, and the digest of the last one's values."""
+    problem, box, point, objective = root_of(case)
     relaxation = problem.relaxation
     relaxation.threads = 1
     start = relaxation.start(point)
-    spread = relaxation.spread(box, float(objective[best]), relaxation.ceiling(box, start))
+    spread = relaxation.spread(box, objective, relaxation.ceiling(box, start))
     seconds = []
     for _ in range(repeats):
         began = time.perf_counter()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from provenance import report_header
+from provenance import read_report, report_header
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
@@ -31,6 +31,9 @@ from designer.core.space import SearchSpace
 from designer.core.units import parse_count
 from designer.plots import png, subplots
 from designer.workflows.design import budget_constraints
+
+NEEDED = {"trace", "version", "gap", "args"}
+"""The keys of a report that its plot reads."""
 
 
 def trace(request: DesignRequest, time_limit: float, seed: int) -> dict[str, Any]:
@@ -80,20 +83,6 @@ def plot(report: dict[str, Any], beside: list[dict[str, Any]]) -> bytes:
     return png(figure)
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    """A report this script wrote."""
-    try:
-        report = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise DesignerError(f"{path}: cannot read it as JSON ({error}); give a report gap_over_time.py wrote") from None
-    if not isinstance(report, dict):
-        raise DesignerError(f"{path}: not a JSON object; give a report gap_over_time.py wrote")
-    missing = {"trace", "version", "gap", "args"} - set(report)
-    if missing:
-        raise DesignerError(f"{path}: no {', '.join(sorted(missing))}; give a report gap_over_time.py wrote")
-    return report
-
-
 def main() -> None:
     parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="JSON report (the plot beside it, .png)")
@@ -106,9 +95,11 @@ def main() -> None:
     parser.add_argument("--beside", type=Path, action="append", default=[], help="a report to draw beside it")
     parser.add_argument("--replot", action="store_true", help="redraw OUTPUT's plot (with --beside) without solving")
     args = parser.parse_args()
-    beside = [read_report(path) for path in args.beside]
+    beside = [read_report(path, "gap_over_time.py", NEEDED) for path in args.beside]
     if args.replot:
-        atomic_write_bytes(args.output.with_suffix(".png"), plot(read_report(args.output), beside))
+        atomic_write_bytes(
+            args.output.with_suffix(".png"), plot(read_report(args.output, "gap_over_time.py", NEEDED), beside)
+        )
         print(f"wrote {args.output.with_suffix('.png')}")
         return
     if args.time_limit <= 0:

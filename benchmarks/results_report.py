@@ -262,19 +262,30 @@ def search_comparison(source: Source) -> str:
 
 
 def seed_spread(source: Source) -> str:
-    """The spread of time-limited designs over the local search's seeds (``docs/solver_seeds.json``)."""
+    """The spread of time-limited designs over the local search's seeds (``docs/solver_seeds.json``),
+    beside the version before (``docs/solver_seeds-090384b.json``)."""
     data = source.json("docs/solver_seeds.json")
+    before = source.json("docs/solver_seeds-090384b.json")
     runs = len(data["rows"][0]["objectives"])
+
+    def mean_gap(row: dict) -> str:
+        return f"{100 * sum(row['gaps']) / len(row['gaps']):.2f} %"
+
     spreads = "; ".join(
-        f"`{row['args']}` {row['worst']:,.0f} to {row['best']:,.0f} (mean {row['mean']:,.0f}, mean gap "
-        f"{100 * sum(row['gaps']) / len(row['gaps']):.2f} %)"
+        f"`{row['args']}` {row['worst']:,.0f} to {row['best']:,.0f} (mean {row['mean']:,.0f}, mean gap {mean_gap(row)})"
         for row in data["rows"]
     )
+    earlier = "; ".join(
+        f"{row['worst']:,.0f} to {row['best']:,.0f} (mean {row['mean']:,.0f}, mean gap {mean_gap(row)})"
+        for row in before["rows"]
+    )
     return (
-        f"Where the limit stops the proof, the design depends on the local search's seed: over seeds 0 to "
-        f"{runs - 1}, solving for {data['time_limit']:g} s each (`python benchmarks/solver_seeds.py "
-        f"docs/solver_seeds.json`, one solve after the other on the {data['machine']['cpus']}-core VM), the "
-        f"objectives span {spreads}."
+        f"Where the limit stops the proof, the design depends on the local search's seed and on timing: over seeds "
+        f"0 to {runs - 1}, solving for {data['time_limit']:g} s each in a process of its own, as `designer solve` "
+        f"runs (`python benchmarks/solver_seeds.py docs/solver_seeds.json --seeds {runs} --fresh`, one solve after "
+        f"the other on the {data['machine']['cpus']}-core VM), the objectives span {spreads}. The version before "
+        f"(`{before['version']}`, climbing from the best three of the relaxation's designs instead of ten; "
+        f"`docs/solver_seeds-090384b.json`, run just before), in the same order: {earlier}."
     )
 
 

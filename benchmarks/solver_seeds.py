@@ -7,6 +7,10 @@ seed. This solves each budget once per seed, in this process, and writes each ob
 
     python benchmarks/solver_seeds.py docs/solver_seeds.json --seeds 6
 
+In one process, every solve after a budget's first finds its grid priced (a cache) and has the
+whole limit for the search. ``--fresh`` runs each solve in a process of its own instead, which prices
+its grid within its limit as ``designer solve`` does: what a user gets from one command.
+
 To compare two versions of the solver, run the same command in a checkout of each (with that
 checkout first on ``PYTHONPATH``), one after the other or side by side on a machine with a core each.
 
@@ -18,14 +22,15 @@ budgets; each of their solves prices its grid afresh within its limit, as ``desi
 
 from __future__ import annotations
 
-import datetime
 import json
+import multiprocessing
 import os
-import platform
 import statistics
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from provenance import report_header
 from solve_times import throughput_case
 
 from designer.cli.args import Parser
@@ -33,7 +38,7 @@ from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.request import DesignRequest
-from designer.core.solver import _priced_grid, solve
+from designer.core.solver import Solution, _priced_grid, solve
 from designer.core.space import SearchSpace
 from designer.core.units import parse_count
 from designer.workflows.design import budget_constraints, load_latency_model, throughput_constraint
@@ -48,20 +53,29 @@ BUDGETS = [
 ResNet ones and the middle mobile one."""
 
 
-def seed_rows(request: DesignRequest, args: str, seeds: int, time_limit: float) -> dict[str, object]:
-    """One request solved once per seed: objectives, gaps and their spread. A throughput target's
-    grid is priced afresh for each solve, inside its time limit."""
+def solve_once(request: DesignRequest, time_limit: float, seed: int) -> Solution:
+    """One time-limited solve of a request with the given seed (a throughput target's grid priced
+    afresh, within the limit)."""
     model = load_latency_model(request)
-    space = SearchSpace(request)
     constraints = budget_constraints(request)
     if model is not None:
         assert request.target_throughput is not None
         constraints.append(throughput_constraint(model, request.target_throughput))
+        _priced_grid.cache_clear()
+    return solve(SearchSpace(request), constraints, request.rho0, time_limit, seed=seed)
+
+
+def seed_rows(request: DesignRequest, args: str, seeds: int, time_limit: float, fresh: bool) -> dict[str, object]:
+    """One request solved once per seed (with ``fresh``, each in a new process): objectives, gaps
+    and their spread."""
     solutions = []
     for seed in range(seeds):
-        if model is not None:
-            _priced_grid.cache_clear()
-        solutions.append(solve(space, constraints, request.rho0, time_limit, seed=seed))
+        if fresh:
+            # not a Pool: its workers are daemons, which may not fork the solver's relaxation
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                solutions.append(pool.submit(solve_once, request, time_limit, seed).result())
+        else:
+            solutions.append(solve_once(request, time_limit, seed))
     objectives = [solution.objective for solution in solutions]
     return {
         "args": args,
@@ -87,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FAMILY:TARGET:PROFILE",
         help="a throughput-targeted case instead of the budgets, repeatable",
     )
+    parser.add_argument("--fresh", action="store_true", help="each solve in a new process, as `designer solve` runs")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.time_limit <= 0:
         raise DesignerError("--seeds must be at least 1 and --time-limit above 0")
@@ -102,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         requests.append((request, f"--family {family} --target-throughput {target} --profile {profile}"))
     rows = []
     for request, text in requests:
-        rows.append(seed_rows(request, text, args.seeds, args.time_limit))
+        rows.append(seed_rows(request, text, args.seeds, args.time_limit, args.fresh))
         row = rows[-1]
         print(f"{row['args']}: mean {row['mean']:,.0f}, worst {row['worst']:,.0f}, best {row['best']:,.0f}", flush=True)
+    header = report_header()
+    header["machine"]["cpus"] = os.cpu_count()
     report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        **header,
         "time_limit": args.time_limit,
+        "fresh": args.fresh,
         "rows": rows,
     }
     atomic_write_text(args.output, json.dumps(report, indent=1) + "\n")

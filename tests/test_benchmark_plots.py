@@ -33,3 +33,13 @@ def test_gap_over_time_plot_is_redrawn_from_finished_runs(tmp_path: Path) -> Non
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout == f"wrote {tmp_path / 'gap.png'}\n"
     assert (tmp_path / "gap.png").read_bytes().startswith(PNG)
+
+
+def test_relaxed_climbs_plot_is_redrawn_from_a_finished_run(tmp_path: Path) -> None:
+    results = tmp_path / "climbs.json"
+    results.write_text((ROOT / "docs" / "relaxed_climbs.json").read_text())
+    script = ROOT / "benchmarks" / "relaxed_climbs.py"
+    done = subprocess.run([sys.executable, str(script), str(results), "--replot"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == f"wrote {tmp_path / 'climbs.png'}\n"
+    assert (tmp_path / "climbs.png").read_bytes().startswith(PNG)

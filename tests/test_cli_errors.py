@@ -190,6 +190,9 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("solver_seeds.py", ["out.json", "--seeds", "0"], "--seeds must be at least 1"),
         ("gap_over_time.py", ["out.json", "--time-limit", "0"], "--time-limit must be positive"),
         ("gap_over_time.py", ["out.json", "--replot"], "out.json: cannot read it as JSON"),
+        ("relaxed_climbs.py", ["out.json", "--candidates", "0"], "--candidates must be at least 1"),
+        ("relaxed_climbs.py", ["out.json", "--case", "mbv2:4.5G"], "--case 'mbv2:4.5G': give family:FLOPs:params"),
+        ("relaxed_climbs.py", ["out.json", "--replot"], "out.json: cannot read it as JSON"),
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
         ("solver_seeds.py", ["out.json", "--throughput", "mbv2:3000"], "expected FAMILY:TARGET:PROFILE"),
         (

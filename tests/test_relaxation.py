@@ -281,8 +281,8 @@ def test_behind_a_head_conv_the_refinement_still_splits_the_earlier_stages(monke
     still vary with theirs: the refinement's root takes the ceiling of the total log-width as their
     spread's high, so the dual fits their weights instead of keeping each at its widest ``A_j`` (the
     plain bound, all it had without the ceiling; at the DeepMAD-29M budget the 10-s solves' mean
-    bound fell 1.2 % with this and faster DPs, ``docs/solver_seeds.json`` against
-    ``docs/solver_seeds-234e351.json``)."""
+    bound fell 1.2 % with this and faster DPs, ``docs/solver_seeds-389e9b6.json``
+    against ``docs/solver_seeds-234e351.json``)."""
     space, problem, values, index, evaluation, limits = setup(*CASES[6])
     relaxation = problem.relaxation
     box = sizes_box(problem)
