@@ -772,6 +772,7 @@ def h200_targets(source: Source) -> str:
         closed, errors = data["closed_loop"], [row["error"] for row in data["open_loop"]]
         rounds = [len(row["rounds"]) for row in closed]
         ratios = [row["measured"] / row["target"] for row in closed]
+        spent = f"{min(rounds)}" if min(rounds) == max(rounds) else f"{min(rounds)} to {max(rounds)}"
         runs.append(
             f"`python benchmarks/throughput_targets.py --profile {data['profile']} {options} --match none` "
             f"(`{path.removeprefix('docs/')}`, `.png`), {data['family']}, {len(closed)} targets from "
@@ -780,7 +781,7 @@ def h200_targets(source: Source) -> str:
             f"(median {percent(statistics.median(abs(e) for e in errors))}, predictions "
             f"{sum(e > 0 for e in errors)} / {len(errors)} above the measured throughput); `--verify` "
             f"{sum(row['in_band'] for row in closed)} / {len(closed)} in [T, {1 + OPEN_LOOP_BAND:g} T] (measured / "
-            f"target {min(ratios):.3f} to {max(ratios):.3f}) after {min(rounds)} to {max(rounds)} rounds"
+            f"target {min(ratios):.3f} to {max(ratios):.3f}) after {spent} rounds"
         )
     return (
         "On the lent H200, whole design space, the shipped table and the predictor as shipped: " + "; ".join(runs) + "."
