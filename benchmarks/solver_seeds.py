@@ -14,6 +14,7 @@ its grid within its limit as ``designer solve`` does: what a user gets from one 
 To compare two versions of the solver, run the same command in a checkout of each (with that
 checkout first on ``PYTHONPATH``), one after the other or side by side on a machine with a core each.
 
+``--budget FAMILY:FLOPS:PARAMS`` (repeatable) solves other budgets than the default four;
 ``--throughput FAMILY:TARGET:PROFILE`` (repeatable) solves throughput-targeted cases instead of the
 budgets; each of their solves prices its grid afresh within its limit, as ``designer solve`` does::
 
@@ -22,6 +23,7 @@ budgets; each of their solves prices its grid afresh within its limit, as ``desi
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -51,6 +53,19 @@ BUDGETS = [
 ]
 """Four budgets of ``docs/solve_times.json`` whose default solve is not proven within its limit: the
 ResNet ones and the middle mobile one."""
+
+
+def budget_case(text: str) -> tuple[str, str, str]:
+    """``"bottleneck:4.13G:25.55M"`` as ``("bottleneck", "4.13G", "25.55M")``."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected FAMILY:FLOPS:PARAMS, got {text!r}")
+    try:
+        parse_count(parts[1]), parse_count(parts[2])
+    except DesignerError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    family, flops, params = parts
+    return family, flops, params
 
 
 def solve_once(request: DesignRequest, time_limit: float, seed: int) -> Solution:
@@ -101,13 +116,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FAMILY:TARGET:PROFILE",
         help="a throughput-targeted case instead of the budgets, repeatable",
     )
+    parser.add_argument(
+        "--budget",
+        type=budget_case,
+        action="append",
+        metavar="FAMILY:FLOPS:PARAMS",
+        help="a budget instead of the default four, repeatable",
+    )
     parser.add_argument("--fresh", action="store_true", help="each solve in a new process, as `designer solve` runs")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.time_limit <= 0:
         raise DesignerError("--seeds must be at least 1 and --time-limit above 0")
     cases = [
         (DesignRequest(family=family, flops=parse_count(flops), params=parse_count(params)), flops, params)
-        for family, flops, params in ([] if args.throughput else BUDGETS)
+        for family, flops, params in (args.budget or ([] if args.throughput else BUDGETS))
     ]
     requests = [
         (request, f"--family {request.family} --flops {flops} --params {params}") for request, flops, params in cases

@@ -195,6 +195,7 @@ def test_a_broken_user_config_is_named_and_kept(tmp_path, monkeypatch, capsys, t
         ("relaxed_climbs.py", ["out.json", "--replot"], "out.json: cannot read it as JSON"),
         ("solver_seeds.py", ["out.json", "--seeds", "x"], "invalid int value: 'x' (see solver_seeds.py --help)"),
         ("solver_seeds.py", ["out.json", "--throughput", "mbv2:3000"], "expected FAMILY:TARGET:PROFILE"),
+        ("solver_seeds.py", ["out.json", "--budget", "bottleneck:4.13G"], "expected FAMILY:FLOPS:PARAMS"),
         (
             "input_sparsity.py",
             ["out.json", "--breakdown", "missing.json"],
