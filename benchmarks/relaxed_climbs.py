@@ -5,11 +5,10 @@ The solver offers the designs that the Lagrangian relaxation's DPs choose, with 
 (``designer/core/solver.py``). This script takes each case's root box and the multipliers fitted to
 the design where the solver's iterated local search stops with no time limit (seeded by ``--seed``:
 the same on every machine), bounds the root as the solver's relaxation does (its first step), ranks
-the feasible
-designs offered by objective, and climbs from the best ``--candidates`` of them to their ends, with
-no time limit. It writes each climb's rank, start and end, the best end among the first ``k`` for a
-few ``k``, and a plot of start and end against rank (``OUTPUT`` with ``.png``; ``--replot`` redraws
-it from the report). CPU only::
+the feasible designs offered by objective, and climbs from the best ``--candidates`` of them to
+their ends, with no time limit. It writes each climb's start and end in that order, the best end
+among the first ``k`` for a few ``k``, and a plot of each climb's end against its start (``OUTPUT``
+with ``.png``; ``--replot`` redraws it from the report). CPU only::
 
     python benchmarks/relaxed_climbs.py docs/relaxed_climbs.json
 """
