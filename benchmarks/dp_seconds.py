@@ -14,6 +14,7 @@ to it, times that version; equal digests say the DPs give the same values, bit f
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from provenance import report_header
+from solve_times import budget_case
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
@@ -43,9 +45,9 @@ def root_of(case: str) -> tuple[_Problem, Box, dict[str, int], float]:
     """The problem of one case (family:FLOPs:params), its root box, and its best starting design
     (indices; :meth:`_Problem.seeds`, no search, so the same for every version) with its objective."""
     try:
-        family, flops, params = case.split(":")
+        family, flops, params = budget_case(case)
         request = DesignRequest(family=family, flops=parse_count(flops), params=parse_count(params))
-    except (ValueError, DesignerError) as error:
+    except (argparse.ArgumentTypeError, DesignerError) as error:
         raise DesignerError(
             f"--case {case!r}: give family:FLOPs:params, e.g. bottleneck:4.13G:25.55M ({error})"
         ) from None

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
+from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
+from designer.core.units import parse_count
 
 BUDGETS = [
     ("basic", "1.8G", "11.7M"),
@@ -70,6 +72,19 @@ def throughput_case(text: str) -> tuple[str, str, str]:
         raise argparse.ArgumentTypeError(f"expected FAMILY:TARGET:PROFILE, got {text!r}")
     family, target, profile = parts
     return family, target, profile
+
+
+def budget_case(text: str) -> tuple[str, str, str]:
+    """``"bottleneck:4.13G:25.55M"`` as ``("bottleneck", "4.13G", "25.55M")``."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected FAMILY:FLOPS:PARAMS, got {text!r}")
+    try:
+        parse_count(parts[1]), parse_count(parts[2])
+    except DesignerError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    family, flops, params = parts
+    return family, flops, params
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,6 @@ budgets; each of their solves prices its grid afresh within its limit, as ``desi
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -33,14 +32,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from provenance import report_header
-from solve_times import throughput_case
+from solve_times import budget_case, throughput_case
 
 from designer.cli.args import Parser
 from designer.cli.guard import run_guarded
 from designer.core.errors import DesignerError
 from designer.core.fileio import atomic_write_text
 from designer.core.request import DesignRequest
-from designer.core.solver import Solution, _priced_grid, solve
+from designer.core.solver import Constraint, Solution, _priced_grid, solve
 from designer.core.space import SearchSpace
 from designer.core.units import parse_count
 from designer.workflows.design import budget_constraints, load_latency_model, throughput_constraint
@@ -55,34 +54,32 @@ BUDGETS = [
 ResNet ones and the middle mobile one."""
 
 
-def budget_case(text: str) -> tuple[str, str, str]:
-    """``"bottleneck:4.13G:25.55M"`` as ``("bottleneck", "4.13G", "25.55M")``."""
-    parts = text.split(":")
-    if len(parts) != 3 or not all(parts):
-        raise argparse.ArgumentTypeError(f"expected FAMILY:FLOPS:PARAMS, got {text!r}")
-    try:
-        parse_count(parts[1]), parse_count(parts[2])
-    except DesignerError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    family, flops, params = parts
-    return family, flops, params
-
-
-def solve_once(request: DesignRequest, time_limit: float, seed: int) -> Solution:
-    """One time-limited solve of a request with the given seed (a throughput target's grid priced
-    afresh, within the limit)."""
+def request_constraints(request: DesignRequest) -> list[Constraint]:
+    """The request's budgets and, for a throughput target, the constraint of its profile's predictor."""
     model = load_latency_model(request)
     constraints = budget_constraints(request)
     if model is not None:
         assert request.target_throughput is not None
         constraints.append(throughput_constraint(model, request.target_throughput))
+    return constraints
+
+
+def solve_once(
+    request: DesignRequest, time_limit: float, seed: int, constraints: list[Constraint] | None = None
+) -> Solution:
+    """One time-limited solve of a request with the given seed (its constraints built here unless
+    given; a throughput target's grid priced afresh, within the limit)."""
+    if constraints is None:
+        constraints = request_constraints(request)
+    if request.target_throughput is not None:
         _priced_grid.cache_clear()
     return solve(SearchSpace(request), constraints, request.rho0, time_limit, seed=seed)
 
 
 def seed_rows(request: DesignRequest, args: str, seeds: int, time_limit: float, fresh: bool) -> dict[str, object]:
-    """One request solved once per seed (with ``fresh``, each in a new process): objectives, gaps
-    and their spread."""
+    """One request solved once per seed (with ``fresh``, each in a new process, which builds its
+    constraints itself): objectives, gaps and their spread."""
+    constraints = None if fresh else request_constraints(request)
     solutions = []
     for seed in range(seeds):
         if fresh:
@@ -90,7 +87,7 @@ def seed_rows(request: DesignRequest, args: str, seeds: int, time_limit: float, 
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 solutions.append(pool.submit(solve_once, request, time_limit, seed).result())
         else:
-            solutions.append(solve_once(request, time_limit, seed))
+            solutions.append(solve_once(request, time_limit, seed, constraints))
     objectives = [solution.objective for solution in solutions]
     return {
         "args": args,
