@@ -4,6 +4,7 @@ latency differs from the profile by a known factor, and ops the profile lacks.""
 import argparse
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from support.latency import synthetic_keys, synthetic_table, true_latency
@@ -12,7 +13,7 @@ from designer.core.errors import ParameterError
 from designer.core.request import DesignRequest
 from designer.core.spec import ArchSpec
 from designer.core.structure import arch_layers
-from designer.workflows.verify import AIM, BAND, ProfileMeasurer, Round, in_band, next_target, verify
+from designer.workflows.verify import AIM, BAND, ProfileMeasurer, Round, final_round, in_band, next_target, verify
 from latency.predict.ops import layer_ops
 from latency.predict.predictor import Predictor
 
@@ -68,12 +69,39 @@ def test_a_missed_round_adds_the_ops_the_profile_lacks():
     assert history[0].new_ops > 0 and [entry.new_ops for entry in history[:-1]] == measurer.added
 
 
-def rounds(*figures):
-    """Rounds from (asked, predicted, measured, refreshed) images/s; none of them needs its design."""
+def rounds(*figures, objectives=()):
+    """Rounds from (asked, predicted, measured, refreshed) images/s, with a stand-in design of each
+    objective given (none otherwise)."""
+    designs = [SimpleNamespace(objective=objective) for objective in objectives] or [None] * len(figures)
     return [
-        Round(number, asked, predicted, measured, int(refreshed != predicted), None, refreshed)
-        for number, (asked, predicted, measured, refreshed) in enumerate(figures, 1)
+        Round(number, asked, predicted, measured, int(refreshed != predicted), design, refreshed)
+        for number, ((asked, predicted, measured, refreshed), design) in enumerate(zip(figures, designs), 1)
     ]
+
+
+def test_a_loop_that_misses_the_band_gives_the_best_design_that_meets_the_target():
+    """The H200's bottleneck loop at 11,587 images/s: its third round measured above the band, its
+    fourth and last just below the target. The design given is the third's, which meets it."""
+    target = 11586.7
+    history = rounds(
+        (11587, 11590, 11371, 11113),
+        (11550, 11577, 11430, 11182),
+        (11964, 11964, 12246, 11975),
+        (11556, 11566, 11524, 11340),
+        objectives=(40100, 40090, 39800, 40095),
+    )
+    assert not in_band(history, target)
+    assert final_round(history, target).number == 3
+    over = history[:2] + rounds((12100, 12100, 12400, 12100), (12000, 12000, 12300, 12000), objectives=(39700, 39900))
+    assert final_round(over, target).measured == 12300  # of two that meet it, the higher objective
+    short = history[:2] + history[3:]
+    assert final_round(short, target).measured == 11524  # none meets it: the fastest
+
+
+def test_a_loop_in_the_band_gives_its_last_round():
+    target = 10000.0
+    history = rounds((10000, 10000, 10600, 10000), (9500, 9500, 10200, 9500), objectives=(50000, 51000))
+    assert in_band(history, target) and final_round(history, target) is history[-1]
 
 
 def test_a_bias_of_fresh_ops_two_rounds_share_is_asked_for():
@@ -124,6 +152,20 @@ def test_solve_verify_reports_every_round(as_json, capsys):
         assert first["new_ops"] == measurer.added[0] > 0 and first["refreshed"] != first["predicted"]
     else:
         assert f"round 1: asked {REQUEST.target_throughput:,.0f}" in out and "new ops, now predicted" in out
+
+
+def test_solve_verify_out_of_the_band_gives_the_design_that_meets_the_target(capsys):
+    """A device 15 % faster than its profile and one round: the design overshoots the band; it is
+    given (it meets the target) with a one-line error and exit 1."""
+    from designer.cli.solve import _solve_verified
+
+    args = argparse.Namespace(json=True, output=None, rounds=1)
+    assert _solve_verified(args, REQUEST, FakeMeasurer(slowdown=1 / 1.15), None, {}) == 1
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["round"] == 1 and data["measured_throughput"] > BAND * REQUEST.target_throughput
+    error = captured.err.strip().splitlines()[-1]  # after the synthetic profile's extrapolation warning
+    assert error.startswith("error: after 1 round, none measured") and "meets the target" in error
 
 
 def test_loop_needs_a_target():

@@ -159,5 +159,17 @@ def next_target(target: float, history: list[Round]) -> float:
     return asked
 
 
+def final_round(history: list[Round], target: float) -> Round:
+    """The round whose design the loop gives: the one measured in the band (the last); when none was,
+    the best by objective of those measured at or above the target; when none met it, the fastest."""
+    if in_band(history, target):
+        return history[-1]
+    meeting = [entry for entry in history if entry.measured >= target]
+    if meeting:
+        return max(meeting, key=lambda entry: entry.design.objective)
+    return max(history, key=lambda entry: entry.measured)
+
+
 def in_band(history: list[Round], target: float) -> bool:
+    """Whether the loop ended in the band (only its last round can be: a round in it ends the loop)."""
     return bool(history) and target <= history[-1].measured <= BAND * target
