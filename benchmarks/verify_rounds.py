@@ -6,7 +6,8 @@ rounds before it gave :func:`designer.workflows.verify.next_target` (the mean of
 ratios, and the fresh ops' bias), and with the last round's refreshed ratio in place of the mean
 (the rule before). A round counts as aimed into the band when asking for ``target x AIM x estimate`` would
 have measured within ``[target, BAND x target]`` had the design come out at that prediction with
-the bias it had (CPU only, from committed files)::
+the bias it had. Every first round is replayed the same way, asked for the target itself (as
+before ``--verify`` aimed its first round too) and for ``target x AIM`` (CPU only, from committed files)::
 
     python benchmarks/verify_rounds.py docs/verify_rounds.json docs/h200/targets-*.json
 """
@@ -43,14 +44,19 @@ def rounds_of(loop: dict[str, Any]) -> list[Round]:
     ]
 
 
-def aimed(report: Path) -> list[dict[str, Any]]:
-    """One row per round after a first of every closed loop of a report."""
+def _loops(report: Path) -> list[dict[str, Any]]:
+    """A report's closed loops."""
     data = read_json(report, "throughput_targets.py report")
     loops = data.get("closed_loop") if isinstance(data, dict) else None
     if not isinstance(loops, list):
         raise DesignerError(f"{report} has no closed_loop; give a throughput_targets.py report")
+    return loops
+
+
+def aimed(report: Path) -> list[dict[str, Any]]:
+    """One row per round after a first of every closed loop of a report."""
     rows = []
-    for loop in loops:
+    for loop in _loops(report):
         try:
             target, history = float(loop["target"]), rounds_of(loop)
         except (KeyError, TypeError, ValueError) as error:
@@ -78,6 +84,27 @@ def aimed(report: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def first_rounds(report: Path) -> list[dict[str, Any]]:
+    """One row per closed loop of a report: whether its first design, with the bias it had, would
+    have measured in the band asked for the target and for ``target x AIM`` (its prediction over
+    what it was asked kept)."""
+    rows = []
+    for loop in _loops(report):
+        target, first = float(loop["target"]), rounds_of(loop)[0]
+        bias, over = first.predicted / first.measured, first.predicted / first.asked
+        landed = {aim: target <= target * aim * over / bias <= BAND * target for aim in (1.0, AIM)}
+        rows.append(
+            {
+                "report": report.name,
+                "target": target,
+                "bias": bias,
+                "target_in_band": landed[1.0],
+                "aim_in_band": landed[AIM],
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
@@ -99,8 +126,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{rule}: aimed into the band {counts['in_band']} of {counts['rounds']} rounds after a first, "
             f"{counts['in_band_after_two']} of {counts['rounds_after_two']} after a second"
         )
+    firsts = [row for report in args.reports for row in first_rounds(report)]
+    summary["first_round"] = {
+        "loops": len(firsts),
+        "target_in_band": sum(row["target_in_band"] for row in firsts),
+        "aim_in_band": sum(row["aim_in_band"] for row in firsts),
+    }
+    print(
+        f"first rounds in the band: asked for the target {summary['first_round']['target_in_band']} of {len(firsts)}, "
+        f"for {AIM} x target {summary['first_round']['aim_in_band']}"
+    )
     report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "summary": summary}
-    atomic_write_text(args.output, json.dumps({**report, "rows": rows}, indent=1) + "\n")
+    atomic_write_text(args.output, json.dumps({**report, "rows": rows, "first_rounds": firsts}, indent=1) + "\n")
     return 0
 
 

@@ -53,8 +53,10 @@ class FakeMeasurer:
 
 
 def test_loop_corrects_a_systematic_error_into_the_band():
+    """The synthetic profile prices an op of the second design about eight times too fast (it
+    measures near 1,700 images/s), so the loop takes up to five rounds here."""
     measurer = FakeMeasurer(slowdown=1.3)
-    history = verify(REQUEST, measurer, rounds=4)
+    history = verify(REQUEST, measurer, rounds=6)
     target = REQUEST.target_throughput
     assert len(history) >= 2, "the first round must miss: the device is 30 % slower than its profile"
     assert history[0].measured < target
@@ -151,7 +153,7 @@ def test_solve_verify_reports_every_round(as_json, capsys):
         assert set(first) == {"asked", "predicted", "measured", "new_ops", "refreshed"}
         assert first["new_ops"] == measurer.added[0] > 0 and first["refreshed"] != first["predicted"]
     else:
-        assert f"round 1: asked {REQUEST.target_throughput:,.0f}" in out and "new ops, now predicted" in out
+        assert f"round 1: asked {AIM * REQUEST.target_throughput:,.0f}" in out and "new ops, now predicted" in out
 
 
 def test_solve_verify_out_of_the_band_gives_the_design_that_meets_the_target(capsys):
