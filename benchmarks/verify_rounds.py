@@ -6,8 +6,8 @@ rounds before it gave :func:`designer.workflows.verify.next_target` (the mean of
 ratios, and the fresh ops' bias), and with the last round's refreshed ratio in place of the mean
 (the rule before). A round counts as aimed into the band when asking for ``target x AIM x estimate`` would
 have measured within ``[target, BAND x target]`` had the design come out at that prediction with
-the bias it had. Every first round is replayed the same way, asked for the target itself (as
-before ``--verify`` aimed its first round too) and for ``target x AIM`` (CPU only, from committed files)::
+the bias it had. Every first round is replayed the same way, asked for the target itself (what
+``--verify`` asked for before) and for ``target x AIM`` (CPU only, from committed files)::
 
     python benchmarks/verify_rounds.py docs/verify_rounds.json docs/h200/targets-*.json
 """
