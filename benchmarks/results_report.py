@@ -782,7 +782,7 @@ def h200_targets(source: Source) -> str:
             f"{sum(e > 0 for e in errors)} / {len(errors)} above the measured throughput); `--verify` "
             f"{sum(row['in_band'] for row in closed)} / {len(closed)} in [T, {1 + OPEN_LOOP_BAND:g} T] (measured / "
             f"target {min(ratios):.3f} to {max(ratios):.3f}) after {spent} rounds, {sum(rounds)} in all, "
-            f"{sum(row['in_band'] and len(row['rounds']) == 1 for row in closed)} / {len(closed)} after the first"
+            f"{sum(row['in_band'] and count == 1 for row, count in zip(closed, rounds))} / {len(closed)} after the first"
         )
     return (
         "On the lent H200, whole design space, the shipped table and the predictor as shipped: " + "; ".join(runs) + "."

@@ -42,7 +42,7 @@ from designer.core.request import DesignRequest
 from designer.core.solver import Constraint, Solution, _priced_grid, solve
 from designer.core.space import SearchSpace
 from designer.core.units import parse_count
-from designer.workflows.design import budget_constraints, load_latency_model, throughput_constraint
+from designer.workflows.design import load_latency_model, request_constraints
 
 BUDGETS = [
     ("bottleneck", "1.8G", "11.7M"),
@@ -54,23 +54,13 @@ BUDGETS = [
 ResNet ones and the middle mobile one."""
 
 
-def request_constraints(request: DesignRequest) -> list[Constraint]:
-    """The request's budgets and, for a throughput target, the constraint of its profile's predictor."""
-    model = load_latency_model(request)
-    constraints = budget_constraints(request)
-    if model is not None:
-        assert request.target_throughput is not None
-        constraints.append(throughput_constraint(model, request.target_throughput))
-    return constraints
-
-
 def solve_once(
     request: DesignRequest, time_limit: float, seed: int, constraints: list[Constraint] | None = None
 ) -> Solution:
     """One time-limited solve of a request with the given seed (its constraints built here unless
     given; a throughput target's grid priced afresh, within the limit)."""
     if constraints is None:
-        constraints = request_constraints(request)
+        constraints = request_constraints(request, load_latency_model(request))
     if request.target_throughput is not None:
         _priced_grid.cache_clear()
     return solve(SearchSpace(request), constraints, request.rho0, time_limit, seed=seed)
@@ -79,7 +69,7 @@ def solve_once(
 def seed_rows(request: DesignRequest, args: str, seeds: int, time_limit: float, fresh: bool) -> dict[str, object]:
     """One request solved once per seed (with ``fresh``, each in a new process, which builds its
     constraints itself): objectives, gaps and their spread."""
-    constraints = None if fresh else request_constraints(request)
+    constraints = None if fresh else request_constraints(request, load_latency_model(request))
     solutions = []
     for seed in range(seeds):
         if fresh:

@@ -81,6 +81,18 @@ def budget_constraints(request: DesignRequest) -> list[Constraint]:
     return constraints
 
 
+def request_constraints(
+    request: DesignRequest, model: LatencyModel | None, extra: Sequence[Constraint] = ()
+) -> list[Constraint]:
+    """The request's budgets, ``extra``, and with a throughput target the constraint of ``model``'s
+    prediction."""
+    constraints = budget_constraints(request) + list(extra)
+    if request.target_throughput is not None:
+        assert model is not None
+        constraints.append(throughput_constraint(model, request.target_throughput))
+    return constraints
+
+
 def load_latency_model(request: DesignRequest) -> LatencyModel | None:
     """The predictor of the request's profile when it sets a throughput target (``None`` otherwise);
     without a profile, the default one (:func:`latency.predict.default.default_profile`)."""
@@ -107,10 +119,7 @@ def design(
     """
     space = SearchSpace(request)
     model = latency_model if latency_model is not None else load_latency_model(request)
-    constraints = budget_constraints(request) + list(extra)
-    if request.target_throughput is not None:
-        assert model is not None
-        constraints.append(throughput_constraint(model, request.target_throughput))
+    constraints = request_constraints(request, model, extra)
     if not constraints:
         raise ParameterError("give at least one budget: {flops}, {params} or {target_throughput}")
     began = time.perf_counter()
